@@ -1,0 +1,189 @@
+"""Derived attributes (DATA.md §1): age, R&D intensity, SME size class, 规上 status.
+
+Each is computed for all firms at once and is unknown (NaN / NA) whenever an input it
+needs is unknown — a missing revenue never becomes a zero ratio.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from matcher.fields import QUALIFICATIONS, SIZE_CLASSES
+
+_QUAL_BIT = {name: i for i, name in enumerate(QUALIFICATIONS)}
+
+# 规模以上 revenue thresholds in yuan, by GB/T 4754 prefix (longest prefix wins).
+ABOVE_SCALE_THRESHOLDS: dict[str, float] = {
+    "B": 20_000_000, "C": 20_000_000, "D": 20_000_000,
+    "F51": 20_000_000, "F52": 5_000_000,
+    "H61": 2_000_000, "H62": 2_000_000,
+    "*": 10_000_000,
+}
+
+
+def age_years(established_on: pd.Series, as_of: dt.date) -> pd.Series:
+    """Whole years completed on ``as_of``; the anniversary day counts (届满, 民法典第二百零二条).
+
+    A firm founded on 29 February completes its year on 28 February of a common year,
+    the month's last day, since the due month has no corresponding day.
+    """
+    d = pd.to_datetime(established_on, errors="coerce")
+    year, month, day = d.dt.year, d.dt.month, d.dt.day
+    is_leap = as_of.year % 4 == 0 and (as_of.year % 100 != 0 or as_of.year % 400 == 0)
+    if not is_leap:
+        day = day.where(~((month == 2) & (day == 29)), 28)
+    before = (month > as_of.month) | ((month == as_of.month) & (day > as_of.day))
+    age = as_of.year - year - before.astype("float64")
+    age = age.astype("float64")
+    age[age < 0] = np.nan  # founded after as_of: no age yet
+    return age
+
+
+def rd_ratio(rd_expense: pd.Series, revenue: pd.Series) -> pd.Series:
+    """研发费用 / 营业收入 as a fraction; unknown when revenue is unknown or not positive."""
+    rev = revenue.astype("float64")
+    return (rd_expense.astype("float64") / rev.where(rev > 0)).astype("float64")
+
+
+def rd_increase(rd_expense: pd.Series, rd_expense_prev: pd.Series) -> pd.Series:
+    """新增研发投入 in yuan (may be negative)."""
+    return (rd_expense.astype("float64") - rd_expense_prev.astype("float64")).astype("float64")
+
+
+def _longest_prefix(code: str, prefixes: Sequence[str]) -> str | None:
+    """The longest listed prefix of ``code`` (``*`` as fallback); None if ``code`` is too coarse.
+
+    A bare section letter such as ``F`` could be 批发业 (F51) or 零售业 (F52): when a
+    more specific group lies below ``code``, the group cannot be told.
+    """
+    if any(p != "*" and len(p) > len(code) and p.startswith(code) for p in prefixes):
+        return None
+    best = max((p for p in prefixes if p != "*" and code.startswith(p)), key=len, default="")
+    return best or ("*" if "*" in prefixes else None)
+
+
+def size_class(
+    industry_code: pd.Series,
+    employees: pd.Series,
+    revenue: pd.Series,
+    total_assets: pd.Series,
+    standard: pd.DataFrame,
+) -> pd.Series:
+    """中小企业划型 per 工信部联企业〔2011〕300号 (``size_standard.csv``).
+
+    ``large`` when the firm reaches every non-empty ``large_*`` bound, else ``medium``
+    on every ``medium_*`` bound, else ``small`` on every ``small_*`` bound, else
+    ``micro``. Unknown when the group is unknown or any metric it uses is.
+    """
+    groups: dict[str, int] = {}
+    for i, prefixes in enumerate(standard["gbt4754_prefixes"]):
+        for p in str(prefixes).split():
+            groups[p] = i
+    prefixes = list(groups)
+    codes = industry_code.astype("string")
+    uniq = pd.unique(codes.dropna())
+    code_group = {}
+    for c in uniq:
+        p = _longest_prefix(str(c), prefixes)
+        code_group[c] = -1 if p is None else groups[p]
+    gidx = codes.map(code_group).fillna(-1).astype("int64").to_numpy()
+    metrics = {
+        "employees": employees.astype("float64").to_numpy(),
+        "revenue": revenue.astype("float64").to_numpy(),
+        "assets": total_assets.astype("float64").to_numpy(),
+    }
+    n = len(gidx)
+    known = gidx >= 0
+    safe = np.where(known, gidx, 0)
+    reach: dict[str, np.ndarray] = {}
+    for tier in ("small", "medium", "large"):
+        ok = np.ones(n, dtype=bool)
+        for m, values in metrics.items():
+            bound = standard[f"{tier}_{m}"].astype("float64").to_numpy()[safe]
+            with np.errstate(invalid="ignore"):
+                ok &= np.isnan(bound) | (values >= bound)
+        reach[tier] = ok
+    level = np.where(
+        reach["large"], 3, np.where(reach["medium"], 2, np.where(reach["small"], 1, 0))
+    )
+    for m, values in metrics.items():
+        used = np.zeros(len(standard), dtype=bool)
+        for tier in ("small", "medium", "large"):
+            used |= standard[f"{tier}_{m}"].notna().to_numpy()
+        known &= ~(used[safe] & np.isnan(values))
+    names = np.array(SIZE_CLASSES, dtype=object)[level]
+    out = pd.Series(names, index=industry_code.index, dtype="object")
+    out[~known] = None
+    return out.astype("string")
+
+
+def above_scale(industry_code: pd.Series, revenue: pd.Series) -> pd.Series:
+    """规模以上 by the revenue thresholds of DATA.md §1 (boolean with NA for unknown).
+
+    A bare section letter whose groups have different thresholds (``F``: 批发 20M,
+    零售 5M) is decided where all of them agree and unknown in between. (Sections F and H
+    consist of exactly the listed divisions, so their groups cover them.)
+    """
+    prefixes = [p for p in ABOVE_SCALE_THRESHOLDS if p != "*"]
+    codes = industry_code.astype("string")
+    lo_map: dict[str, float] = {}
+    hi_map: dict[str, float] = {}
+    for c in map(str, pd.unique(codes.dropna())):
+        finer = [p for p in prefixes if len(p) > len(c) and p.startswith(c)]
+        if finer:
+            cands = [ABOVE_SCALE_THRESHOLDS[p] for p in finer]
+        else:
+            best = max((p for p in prefixes if c.startswith(p)), key=len, default="*")
+            cands = [ABOVE_SCALE_THRESHOLDS[best]]
+        lo_map[c], hi_map[c] = min(cands), max(cands)
+    lo = codes.map(lo_map).astype("float64").to_numpy()
+    hi = codes.map(hi_map).astype("float64").to_numpy()
+    rev = revenue.astype("float64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        yes = rev >= hi
+        no = rev < lo
+    out = pd.array(yes, dtype="boolean")
+    out[~(yes | no)] = pd.NA
+    return pd.Series(out, index=industry_code.index)
+
+
+def qualification_mask(qualifications: pd.Series, as_of: dt.date) -> np.ndarray:
+    """Bit mask of canonical qualifications valid on ``as_of``; -1 where the list is unknown.
+
+    ``[]`` is "known: none" (mask 0); a missing list is unknown. Bounds are inclusive
+    and open when absent.
+    """
+    iso = as_of.isoformat()
+    out = np.full(len(qualifications), -1, dtype=np.int64)
+    for i, quals in enumerate(qualifications.to_numpy()):
+        if quals is None or (isinstance(quals, float) and np.isnan(quals)):
+            continue
+        mask = 0
+        for q in quals:
+            bit = _QUAL_BIT.get(q.get("name"))
+            if bit is None:
+                continue
+            vf, vu = q.get("valid_from"), q.get("valid_until")
+            if (vf and str(vf) > iso) or (vu and str(vu) < iso):
+                continue
+            mask |= 1 << bit
+        out[i] = mask
+    return out
+
+
+def derive(profiles: pd.DataFrame, as_of: dt.date, size_standard: pd.DataFrame) -> pd.DataFrame:
+    """Add every derived attribute to a copy of ``profiles`` (contract columns, yuan)."""
+    out = profiles.copy()
+    out["age_years"] = age_years(out["established_on"], as_of)
+    out["rd_ratio"] = rd_ratio(out["rd_expense"], out["revenue"])
+    out["rd_increase"] = rd_increase(out["rd_expense"], out["rd_expense_prev"])
+    out["size_class"] = size_class(
+        out["industry_code"], out["employees"], out["revenue"], out["total_assets"], size_standard
+    )
+    out["above_scale"] = above_scale(out["industry_code"], out["revenue"])
+    out["qualification_mask"] = qualification_mask(out["qualifications"], as_of)
+    return out

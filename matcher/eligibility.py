@@ -1,0 +1,157 @@
+"""The eligibility table (DATA.md §5): every (firm, policy) verdict with amount and reasons.
+
+Verdicts for all pairs come from one kernel pass; reasons are computed afterwards only for
+rows that need them and only once per distinct pattern of failed/unknown leaves, which is
+what keeps explanations cheap on a million firms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matcher.benefits import policy_amounts
+from matcher.compile import MAX_TRACKED_LEAVES, Program, compile_policies
+from matcher.conditions import Criterion
+from matcher.derive import derive
+from matcher.encode import FirmColumns, encode
+from matcher.explain import leaf_values, reasons
+from matcher.kernel import evaluate_program, explain_program
+from matcher.logic import STATUS_NAMES, TRUE
+from matcher.policy import Policy
+
+
+class Columns:
+    """Column names of the eligibility table, verbatim from DATA.md §5."""
+
+    USCC = "uscc"
+    POLICY_ID = "policy_id"
+    STATUS = "status"
+    AMOUNT = "amount"
+    UNMET = "unmet"
+    UNKNOWN = "unknown"
+    SCORE = "score"
+    ALL = (USCC, POLICY_ID, STATUS, AMOUNT, UNMET, UNKNOWN, SCORE)
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced, kept together so callers can explain lazily."""
+
+    firms: FirmColumns
+    policies: list[Policy]
+    program: Program
+    status: np.ndarray  # uint8 [n_policies, n_firms], firms in region order
+    as_of: dt.date
+
+    def amounts(self, p: int) -> np.ndarray:
+        return policy_amounts(self.policies[p].benefits, self.firms.numeric)
+
+    def reasons(self, p: int, firm_idx: np.ndarray) -> tuple[list[str], list[str]]:
+        """``unmet`` and ``unknown`` strings for firms (region-order indices) of policy p."""
+        policy = self.policies[p]
+        n = len(firm_idx)
+        if not policy.valid_on(self.as_of):
+            window = f"{policy.valid_from or '—'} 至 {policy.valid_until or '—'}"
+            return [f"不在政策有效期内（{window}）"] * n, [""] * n
+        if policy.conditions is None or n == 0:
+            return [""] * n, [""] * n
+        leaves = self.program.leaves[p]
+        values = _leaf_matrix(self, p, leaves, firm_idx)
+        keys, inverse = np.unique(values, axis=0, return_inverse=True)
+        texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
+        inverse = inverse.reshape(-1)
+        return [texts[i][0] for i in inverse], [texts[i][1] for i in inverse]
+
+
+def _leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:
+    """Per-firm, per-leaf truth values (uint8 [n_firms, n_leaves])."""
+    if len(leaves) <= MAX_TRACKED_LEAVES:
+        _, fmask, umask = explain_program(ev.program, ev.firms, p, idx)
+        pairs, inverse = np.unique(np.stack([fmask, umask], axis=1), axis=0, return_inverse=True)
+        rows = np.array(
+            [leaf_values(len(leaves), int(f), int(u)) for f, u in pairs], dtype=np.uint8
+        ).reshape(len(pairs), len(leaves))
+        return rows[inverse.reshape(-1)]
+    # Very long trees: evaluate each leaf as a one-leaf policy.
+    singles = [Policy(id=f"leaf{k}", conditions=leaf) for k, leaf in enumerate(leaves)]
+    prog = compile_policies(singles, ev.firms, ev.as_of)
+    out = np.empty((len(idx), len(leaves)), dtype=np.uint8)
+    for k in range(len(leaves)):
+        out[:, k], _, _ = explain_program(prog, ev.firms, k, idx)
+    return out
+
+
+def evaluate(
+    profiles: pd.DataFrame,
+    policies: Sequence[Policy],
+    as_of: dt.date,
+    size_standard: pd.DataFrame,
+) -> Evaluation:
+    """Derive, encode, compile and evaluate every policy for every firm at once."""
+    firms = encode(derive(profiles, as_of, size_standard))
+    program = compile_policies(list(policies), firms, as_of)
+    status = evaluate_program(program, firms)
+    return Evaluation(firms, list(policies), program, status, as_of)
+
+
+def format_amount(value: float) -> str:
+    """Yuan as written in the CSV: integers without a decimal point, else 2 decimals."""
+    if value != value or value == float("-inf"):
+        return ""
+    return str(int(round(value))) if abs(value - round(value)) < 0.005 else f"{value:.2f}"
+
+
+def eligibility_table(
+    ev: Evaluation,
+    statuses: Sequence[str] | None = None,
+    on_policy: Callable[[int], object] | None = None,
+) -> pd.DataFrame:
+    """The DATA.md §5 table, sorted by uscc then policy_id.
+
+    ``statuses`` keeps only rows with those statuses (e.g. eligible and undetermined for a
+    免申即享 list); amounts are given for eligible and undetermined rows, where a firm may
+    actually receive something.
+    """
+    keep = set(statuses) if statuses else None
+    frames = []
+    for p, policy in enumerate(ev.policies):
+        if on_policy is not None:
+            on_policy(1)
+        row = ev.status[p]
+        names = np.array([STATUS_NAMES[k] for k in range(3)], dtype=object)[row]
+        sel = np.arange(ev.firms.n) if keep is None else np.flatnonzero(np.isin(names, list(keep)))
+        if len(sel) == 0:
+            continue
+        amounts = ev.amounts(p)[sel]
+        amounts = np.where(row[sel] == 0, np.nan, amounts)
+        unmet = np.full(len(sel), "", dtype=object)
+        unknown = np.full(len(sel), "", dtype=object)
+        need = np.flatnonzero(row[sel] != TRUE)
+        if len(need):
+            u, k = ev.reasons(p, sel[need])
+            unmet[need] = u
+            unknown[need] = k
+        frames.append(
+            pd.DataFrame(
+                {
+                    Columns.USCC: ev.firms.uscc[sel],
+                    Columns.POLICY_ID: policy.id,
+                    Columns.STATUS: names[sel],
+                    Columns.AMOUNT: [format_amount(a) for a in amounts],
+                    Columns.UNMET: unmet,
+                    Columns.UNKNOWN: unknown,
+                    Columns.SCORE: "",
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in Columns.ALL})
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values([Columns.USCC, Columns.POLICY_ID], kind="stable").reset_index(
+        drop=True
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,16 +93,20 @@ def _bool(v: Any, name: str, where: str) -> bool:
     raise RecordError(where, name, f"expected true/false (是/否), got {v!r}")
 
 
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
+
+
 def _date(v: Any, name: str, where: str) -> str:
+    """ISO date from 2020-05-06, 2020/5/6, 2020.5.6 or 2020年5月6日 (spreadsheets vary)."""
     if isinstance(v, dt.datetime | pd.Timestamp):
         return v.date().isoformat()
     if isinstance(v, dt.date):
         return v.isoformat()
-    s = str(v).strip().replace("/", "-")
-    if len(s) >= 10 and s[10:].strip(" 0:T") == "":
-        s = s[:10]
+    m = _DATE.match(str(v).strip())
     try:
-        return dt.date.fromisoformat(s).isoformat()
+        if m is None:
+            raise ValueError
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
     except ValueError:
         raise RecordError(where, name, f"expected a date YYYY-MM-DD, got {v!r}") from None
 

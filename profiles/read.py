@@ -237,9 +237,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
-                yield where, RecordError(where, None, f"broken JSON ({e.msg} at column {e.colno})")
+                yield where, RecordError(where, None, f"broken JSON: {e.msg} (column {e.colno})")
                 continue
             if not isinstance(obj, dict):
                 yield where, RecordError(where, None, "expected a JSON object per line")

@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cli.args import iso_date
 from cli.output import write_csv
 from matcher.eligibility import Evaluation, eligibility_table, evaluate
-from matcher.fields import MONEY_FIELDS, RATIO_FIELDS
+from matcher.fields import MONEY_FIELDS, QUALIFICATIONS, RATIO_FIELDS
 from matcher.policy import Policy
 from policies.read import read_policies
 from profiles.read import profiles_frame, read_profiles
 from profiles.reference import industry_names, region_full_name, size_standard
 
+MODE_NAMES = {"apply": "需申报", "no_application": "免申即享", "instant": "即申即享"}
 SIZE_NAMES = {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型"}
 
 
@@ -44,13 +46,23 @@ def yuan(v: float) -> str:
     """¥ with 万 for readability: ¥1,234万 or ¥8,000."""
     if v != v:
         return "金额待定"
+    sign = "-" if v < 0 else ""
+    v = abs(v)
     if v >= 10_000:
-        return f"¥{v / 10_000:,.1f}万".replace(".0万", "万")
-    return f"¥{v:,.0f}"
+        return f"{sign}¥{v / 10_000:,.1f}万".replace(".0万", "万")
+    return f"{sign}¥{v:,.0f}"
 
 
-def value_text(field: str, v: Any) -> str:
-    if v is None or v is np.nan or (isinstance(v, float) and np.isnan(v)):
+def value_text(field: str, row: Any) -> str:
+    """The firm's current value of ``field``, as a person reads it."""
+    if field == "qualifications":
+        mask = int(row["qualification_mask"])
+        if mask < 0:
+            return "资质未知"
+        names = [q for b, q in enumerate(QUALIFICATIONS) if mask >> b & 1]
+        return "当前有效资质：" + ("、".join(names) if names else "无")
+    v = row.get(field)
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return "未知"
     if field in MONEY_FIELDS or field == "rd_increase":
         return yuan(float(v))
@@ -58,6 +70,12 @@ def value_text(field: str, v: Any) -> str:
         return f"{float(v):.1%}"
     if field == "size_class":
         return SIZE_NAMES.get(str(v), str(v))
+    if field == "region_code":
+        return region_full_name(str(v))
+    if field == "industry_code":
+        return industry_names().get(str(v), str(v))
+    if isinstance(v, bool | np.bool_):
+        return "是" if v else "否"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
@@ -91,18 +109,21 @@ def _print_firm(ev: Evaluation, i: int, table_rows: dict[tuple[str, str], dict[s
     if eligible:
         print("  可享受：")
         for policy, r in eligible:
-            amount = yuan(float(r["amount"])) if r["amount"] else "金额待定"
-            print(f"    ✓ {policy.title}  [{policy.mode}]  最高约 {amount}")
+            amount = f"最高约 {yuan(float(r['amount']))}" if r["amount"] else "金额按实际核定"
+            print(f"    ✓ {policy.title}  [{MODE_NAMES[policy.mode]}]  {amount}")
     if undetermined:
         print("  补充信息后可判定：")
         for policy, r in undetermined[:4]:
-            print(f"    ? {policy.title}  — 需补充：{r['unknown'].replace(' | ', '、')}")
+            fields = [f for f in r["unknown"].split(" | ") if f and f != "unmapped"]
+            need = "需补充：" + "、".join(fields) if fields else ""
+            review = "含需人工审核的条件" if "unmapped" in r["unknown"] else ""
+            print(f"    ? {policy.title}  — {'；'.join(x for x in (need, review) if x)}")
     if near:
         print("  差一点（仅一项条件未满足）：")
         for policy, r, leaf in near[:4]:
             current = ""
-            if leaf is not None and leaf.field in row.index:
-                current = f"（当前：{value_text(leaf.field, row[leaf.field])}）"
+            if leaf is not None and leaf.field != "unmapped":
+                current = f"（{value_text(leaf.field, row)}）"
             print(f"    ✗ {policy.title}  — 未满足：{r['unmet']}{current}")
     if not (eligible or undetermined or near):
         print("  暂无匹配政策")

@@ -1,0 +1,60 @@
+"""PolicyTokenizer: domain words whole, spans exact, jieba's global state untouched, picklable."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import jieba
+
+from policies.parse.parser import default_tokenizer
+from policies.parse.tokenizer import PolicyTokenizer
+
+TEXT = (
+    "专精特新“小巨人”企业和科技型中小企业享受研发费用加计扣除，"
+    "规上工业企业免申即享，制造业单项冠军示范企业除外"
+)
+
+
+def test_domain_words_are_single_tokens() -> None:
+    tokens = PolicyTokenizer()(TEXT)
+    for word in (
+        "专精特新",
+        "小巨人",
+        "科技型中小企业",
+        "研发费用加计扣除",
+        "规上工业企业",
+        "免申即享",
+        "制造业单项冠军示范企业",
+    ):
+        assert word in tokens, word
+    # so 中小企业 is not read inside 科技型中小企业
+    assert "中小企业" not in tokens
+
+
+def test_spans_are_exact() -> None:
+    for word, start, end in default_tokenizer().tokenize(TEXT):
+        assert TEXT[start:end] == word
+
+
+def test_global_jieba_untouched() -> None:
+    before = jieba.lcut("科技型中小企业申报专精特新中小企业")
+    PolicyTokenizer(extra_words=["申报专精"]).tokenize("x")
+    assert jieba.lcut("科技型中小企业申报专精特新中小企业") == before
+    assert jieba.dt.FREQ.get("申报专精") is None
+
+
+def test_pickle_round_trip_rebuilds() -> None:
+    tk = PolicyTokenizer(extra_words=["稳岗返还资金"])
+    first = tk(TEXT + "稳岗返还资金")
+    clone = pickle.loads(pickle.dumps(tk))
+    assert clone._jieba is None  # dropped when pickled, rebuilt on use
+    assert clone(TEXT + "稳岗返还资金") == first
+
+
+def test_build_is_silent_and_restores_the_logger(capfd) -> None:  # type: ignore[no-untyped-def]
+    logger = logging.getLogger("jieba")
+    logger.setLevel(logging.DEBUG)
+    PolicyTokenizer(extra_words=["静默测试词"]).tokenize("静默测试词")
+    assert "Building prefix dict" not in capfd.readouterr().err
+    assert logger.level == logging.DEBUG

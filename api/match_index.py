@@ -1,0 +1,570 @@
+"""A warm, in-memory matcher over the stored firms and the published policies.
+
+Why: the compiled evaluation kernel is fast over a population but compiling a policy
+set costs tens of milliseconds even for one firm, far too slow per request. So the API
+keeps, per evaluation date ``as_of``:
+
+* a *base* unit: every stored firm derived and encoded once, with the published
+  policies compiled against it (rebuilt when the published set changes);
+* an *overlay* unit: firms written since the base was built, compiled the same way
+  (rebuilt when firms change; folded into a new base once it grows large).
+
+A request for one firm then slices that firm's column out of the encoded arrays and
+runs the kernel on it alone — every policy, one firm, a fraction of a millisecond — and
+explains only the verdicts it returns. Revisions in the store (``published_revision``,
+``firms_revision``) tell when to rebuild; writes from other processes are seen within
+``check_interval`` seconds, writes through this process at once (:meth:`touch`).
+
+Results equal ``matcher.eligibility.eligibility_table`` for the same firms, policies and
+date (a test checks that); only the order and the JSON shapes differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from matcher.benefits import policy_amounts
+from matcher.compile import MAX_TRACKED_LEAVES, Program, compile_policies
+from matcher.derive import derive
+from matcher.encode import NUMERIC_FIELDS, FirmColumns, encode
+from matcher.explain import blamed_leaves, describe, leaf_values
+from matcher.kernel import evaluate_program, explain_program
+from matcher.logic import FALSE, STATUS_NAMES, TRUE, UNKNOWN
+from matcher.policy import Policy
+from store.store import Store
+
+STATUS_CODES: dict[str, int] = {name: code for code, name in STATUS_NAMES.items()}
+# Presentation order: what a firm can get first, then what it may get, then the rest.
+STATUS_RANK = np.array([2, 1, 0], dtype=np.int64)  # by code: ineligible 2, undetermined 1…
+_ONE = np.zeros(1, dtype=np.int64)
+_EXPLAIN_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class VerdictPage:
+    """A page of verdicts plus the counts over all of them (before paging).
+
+    Items are plain dicts in the API's JSON shape (DATA.md §5 with lists for ``unmet``
+    and ``unknown``): per firm for a policy, per policy for a firm.
+    """
+
+    as_of: dt.date
+    counts: dict[str, int]
+    total: int
+    items: list[dict[str, Any]]
+
+
+@dataclass(eq=False)
+class _Unit:
+    """Some firms, encoded for ``as_of``, with the published policies compiled over them."""
+
+    firms: FirmColumns
+    program: Program
+    position: dict[str, int]
+    names: np.ndarray
+    verdicts: np.ndarray | None  # uint8 [n_firms, n_policies], when small enough to keep
+    # Per policy, filled in the background: each firm's explanation pattern (a small id)
+    # and, per id, the false/unknown leaf masks. A page then explains by lookup.
+    patterns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict)
+    retired: bool = False
+
+    @classmethod
+    def build(cls, frame: pd.DataFrame, policies: Sequence[Policy], as_of: dt.date,
+              size_standard: pd.DataFrame, matrix_limit: int) -> _Unit:
+        firms = encode(derive(frame, as_of, size_standard))
+        program = compile_policies(list(policies), firms, as_of)
+        position = {str(u): i for i, u in enumerate(firms.uscc)}
+        names = firms.frame["name"].astype(object).to_numpy()
+        verdicts = None
+        if 0 < firms.n * len(policies) <= matrix_limit:
+            # One parallel kernel pass now saves a kernel call on every request; the
+            # firm-major copy makes a firm's verdicts one contiguous row.
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            verdicts = np.ascontiguousarray(evaluate_program(program, firms).T)
+        return cls(firms, program, position, names, verdicts)
+
+    def fill_patterns(self, policies: Sequence[Policy], as_of: dt.date) -> None:
+        """Explain every firm on every policy once, keeping only pattern ids (background).
+
+        A policy's verdict for a firm is explained by which of its leaves were false and
+        which unknown; firms share few such patterns (a couple of hundred per policy), so
+        a page of verdicts needs table lookups, not kernel calls. Stops early when the
+        unit is replaced.
+        """
+        if self.verdicts is None:
+            return
+        everyone = np.arange(self.firms.n, dtype=np.int64)
+        for p, policy in enumerate(policies):
+            if self.retired:
+                return
+            n_leaves = len(self.program.leaves[p])
+            if policy.conditions is None or n_leaves > MAX_TRACKED_LEAVES:
+                continue
+            _, fmask, umask = explain_program(self.program, self.firms, p, everyone)
+            if n_leaves <= 32:
+                ids, keys = pd.factorize(fmask | (umask << np.uint64(32)), sort=False)
+                uniq_f = np.asarray(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)
+                uniq_u = np.asarray(keys, dtype=np.uint64) >> np.uint64(32)
+            else:
+                pairs, ids = np.unique(np.stack([fmask, umask], axis=1), axis=0,
+                                       return_inverse=True)
+                uniq_f, uniq_u = pairs[:, 0], pairs[:, 1]
+            if len(uniq_f) >= 2**16:
+                continue
+            self.patterns[p] = (np.asarray(ids, dtype=np.uint16).reshape(-1), uniq_f, uniq_u)
+
+
+@dataclass
+class _Benefits:
+    """Every computable benefit of every policy as flat arrays, for one-firm amounts.
+
+    Same rule as ``matcher.benefits.policy_amounts``: the most one benefit gives, NaN if
+    a rate's base is unknown, NaN if the policy has no computable benefit.
+    """
+
+    policy: np.ndarray
+    fixed: np.ndarray
+    rate: np.ndarray
+    base_row: np.ndarray
+    cap: np.ndarray
+    has_any: np.ndarray
+    starts: np.ndarray  # first benefit of each policy that has one
+
+    @classmethod
+    def build(cls, policies: Sequence[Policy]) -> _Benefits:
+        pol, fixed, rate, base, cap = [], [], [], [], []
+        has_any = np.zeros(len(policies), dtype=bool)
+        for p, policy in enumerate(policies):
+            for b in policy.benefits:
+                if not b.computable:
+                    continue
+                has_any[p] = True
+                pol.append(p)
+                fixed.append(np.nan if b.amount is None else float(b.amount))
+                rate.append(0.0 if b.rate is None else float(b.rate))
+                base.append(-1 if b.amount is not None else NUMERIC_FIELDS.index(str(b.base)))
+                cap.append(np.inf if b.cap is None else float(b.cap))
+        policy = np.array(pol, dtype=np.int64)
+        starts = np.flatnonzero(np.diff(policy, prepend=-1) != 0)
+        return cls(policy, np.array(fixed), np.array(rate), np.array(base, dtype=np.int64),
+                   np.array(cap), has_any, starts)
+
+    def amounts(self, numeric_column: np.ndarray) -> np.ndarray:
+        """Amount per policy for one firm, given its column of numeric fields."""
+        out = np.full(len(self.has_any), np.nan)
+        if len(self.policy):
+            base = numeric_column[np.maximum(self.base_row, 0)]
+            with np.errstate(invalid="ignore"):
+                by_rate = np.minimum(np.maximum(self.rate * base, 0.0), self.cap)
+                values = np.where(self.base_row < 0, self.fixed, by_rate)
+                # Benefits are listed policy by policy: one maximum per segment, and
+                # np.maximum lets a NaN (unknown base) win, as policy_amounts does.
+                out[self.has_any] = np.maximum.reduceat(values, self.starts)
+        return out
+
+
+@dataclass
+class _Snapshot:
+    """Everything needed to answer for one ``as_of``."""
+
+    as_of: dt.date
+    published_revision: int
+    base_revision: int
+    overlay_revision: int
+    policies: list[Policy]
+    policy_index: dict[str, int]
+    benefits: _Benefits
+    base: _Unit
+    overlay: _Unit | None
+    shadowed: np.ndarray  # bool over base positions: a newer copy lives in the overlay
+    valid: np.ndarray  # bool per policy: inside its validity window on as_of
+    explained: dict[tuple[int, int, int], tuple[list[str], list[str]]] = field(
+        default_factory=dict)
+
+    def locate(self, uscc: str) -> tuple[_Unit, int] | None:
+        if self.overlay is not None:
+            pos = self.overlay.position.get(uscc)
+            if pos is not None:
+                return self.overlay, pos
+        pos = self.base.position.get(uscc)
+        return None if pos is None else (self.base, pos)
+
+
+def _one_firm(unit: _Unit, pos: int) -> tuple[Program, FirmColumns]:
+    """The program and firm arrays reduced to the firm at ``pos`` (a view of one column).
+
+    A policy whose region ranges do not contain the firm gets no range, i.e. ineligible,
+    exactly as in the full evaluation.
+    """
+    prog, firms = unit.program, unit.firms
+    r, ro = prog.ranges, prog.range_offsets
+    inside = (r[:, 0] <= pos) & (pos < r[:, 1])
+    csum = np.concatenate([[0], np.cumsum(inside)])
+    hit = (csum[ro[1:]] - csum[ro[:-1]]) > 0
+    ranges = np.zeros((int(hit.sum()), 2), dtype=np.int64)
+    ranges[:, 1] = 1
+    one_prog = dataclasses.replace(
+        prog,
+        pre=np.ascontiguousarray(prog.pre[:, pos:pos + 1]),
+        ranges=ranges,
+        range_offsets=np.concatenate([[0], np.cumsum(hit)]).astype(np.int64),
+    )
+    one_firm = FirmColumns(
+        uscc=firms.uscc[pos:pos + 1],
+        order=_ONE,
+        numeric=np.ascontiguousarray(firms.numeric[:, pos:pos + 1]),
+        codes=np.ascontiguousarray(firms.codes[:, pos:pos + 1]),
+        vocab=firms.vocab,
+        qualification_mask=np.ascontiguousarray(firms.qualification_mask[pos:pos + 1]),
+        region_sorted=firms.region_sorted[pos:pos + 1],
+        frame=firms.frame,  # not read by the kernel; kept for the type
+    )
+    return one_prog, one_firm
+
+
+def _window_text(policy: Policy) -> str:
+    # Same wording as matcher.eligibility.Evaluation.reasons.
+    return f"不在政策有效期内（{policy.valid_from or '—'} 至 {policy.valid_until or '—'}）"
+
+
+def _explain_policy(cache: dict[tuple[int, int, int], tuple[list[str], list[str]]],
+                    key: int, policy: Policy | None, prog: Program, firms: FirmColumns,
+                    p: int, idx: np.ndarray, as_of: dt.date) -> list[tuple[list[str], list[str]]]:
+    """(unmet source texts, unknown fields) of policy ``p`` for firms ``idx`` of ``firms``.
+
+    Explanations depend only on which leaves failed or were unknown, so they are cached
+    by that pattern (``cache`` key ``(key, false mask, unknown mask)``).
+    """
+    n = len(idx)
+    if policy is None or policy.conditions is None:
+        return [([], [])] * n
+    if not policy.valid_on(as_of):
+        return [([_window_text(policy)], [])] * n
+    leaves = prog.leaves[p]
+    if len(leaves) > MAX_TRACKED_LEAVES:
+        return [_explain_long(policy, leaves, firms, int(i), as_of) for i in idx]
+    _, fmask, umask = explain_program(prog, firms, p, idx, block=max(1, min(n, 2048)))
+    out = []
+    for fm, um in zip(fmask.tolist(), umask.tolist(), strict=True):
+        k = (key, fm, um)
+        hit = cache.get(k)
+        if hit is None:
+            failed, unknown = blamed_leaves(policy.conditions, leaves,
+                                            leaf_values(len(leaves), fm, um))
+            hit = (list(dict.fromkeys(describe(x) for x in failed if describe(x))),
+                   list(dict.fromkeys(x.field for x in unknown)))
+            if len(cache) > _EXPLAIN_CACHE_LIMIT:
+                cache.clear()
+            cache[k] = hit
+        out.append(hit)
+    return out
+
+
+def _explain_by_pattern(cache: dict[tuple[int, int, int], tuple[list[str], list[str]]],
+                        p: int, policy: Policy, leaves: list, table: tuple[np.ndarray, np.ndarray,
+                                                                       np.ndarray],
+                        pos: int) -> tuple[list[str], list[str]]:
+    ids, uniq_f, uniq_u = table
+    k = int(ids[pos])
+    fm, um = int(uniq_f[k]), int(uniq_u[k])
+    hit = cache.get((p, fm, um))
+    if hit is None:
+        assert policy.conditions is not None
+        failed, unknown = blamed_leaves(policy.conditions, leaves, leaf_values(len(leaves), fm, um))
+        hit = (list(dict.fromkeys(describe(x) for x in failed if describe(x))),
+               list(dict.fromkeys(x.field for x in unknown)))
+        if len(cache) > _EXPLAIN_CACHE_LIMIT:
+            cache.clear()
+        cache[(p, fm, um)] = hit
+    return hit
+
+
+def _explain_long(policy: Policy, leaves: list, firms: FirmColumns, i: int,
+                  as_of: dt.date) -> tuple[list[str], list[str]]:
+    """Trees beyond the kernel's 64 tracked leaves: evaluate each leaf on its own."""
+    singles = [Policy(id=f"leaf{k}", conditions=leaf) for k, leaf in enumerate(leaves)]
+    sub = FirmColumns(
+        uscc=firms.uscc[i:i + 1], order=_ONE,
+        numeric=np.ascontiguousarray(firms.numeric[:, i:i + 1]),
+        codes=np.ascontiguousarray(firms.codes[:, i:i + 1]), vocab=firms.vocab,
+        qualification_mask=np.ascontiguousarray(firms.qualification_mask[i:i + 1]),
+        region_sorted=firms.region_sorted[i:i + 1],
+        frame=firms.frame.iloc[i:i + 1].reset_index(drop=True),
+    )
+    prog = compile_policies(singles, sub, as_of)
+    values = [int(evaluate_program(dataclasses.replace(
+        prog, ranges=np.array([[0, 1]] * len(singles), dtype=np.int64),
+        range_offsets=np.arange(len(singles) + 1, dtype=np.int64)), sub)[k, 0])
+        for k in range(len(singles))]
+    assert policy.conditions is not None
+    failed, unknown = blamed_leaves(policy.conditions, leaves, values)
+    return (list(dict.fromkeys(describe(x) for x in failed if describe(x))),
+            list(dict.fromkeys(x.field for x in unknown)))
+
+
+def _amount(value: float) -> float | None:
+    if value != value or value in (np.inf, -np.inf):
+        return None
+    return round(float(value), 2)
+
+
+class MatchIndex:
+    """Answers "which policies for this firm" and "which firms for this policy" from memory.
+
+    Parameters
+    ----------
+    store
+        Where firms and published policies come from.
+    size_standard
+        《中小企业划型标准规定》 table (``profiles.reference.size_standard()``).
+    check_interval
+        Seconds between looks at the store's revision counters (writes by other
+        processes become visible within this time).
+    overlay_limit
+        Firms changed since the base was built, beyond which the base is rebuilt.
+    matrix_limit
+        Keep every (firm, policy) verdict of a unit in memory (one byte each) when there
+        are at most this many; above it, each request runs the kernel for its firm.
+    background
+        After a build, explain every (firm, policy) once in a background thread and keep
+        the explanation pattern ids (two bytes a pair), so pages are explained by lookup.
+    max_dates
+        Evaluation dates kept warm at once (least recently used is dropped).
+    """
+
+    def __init__(self, store: Store, size_standard: pd.DataFrame, *, check_interval: float = 1.0,
+                 overlay_limit: int = 5_000, max_dates: int = 3,
+                 matrix_limit: int = 200_000_000, background: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.size_standard = size_standard
+        self.check_interval = check_interval
+        self.overlay_limit = overlay_limit
+        self.max_dates = max_dates
+        self.matrix_limit = matrix_limit
+        self.background = background
+        self.clock = clock
+        self._snapshots: OrderedDict[dt.date, _Snapshot] = OrderedDict()
+        self._checked_at: dict[dt.date, float] = {}
+        self._build_lock = threading.Lock()
+        self._kernel_lock = threading.Lock()
+        self._frame_cache: tuple[int, pd.DataFrame] | None = None
+        self._policy_cache: tuple[int, list[Policy]] | None = None
+
+    # ---------------------------------------------------------------- freshness
+    def touch(self) -> None:
+        """Something was written through this process: look at the store on next use."""
+        self._checked_at.clear()
+
+    def needs_prepare(self, as_of: dt.date) -> bool:
+        """Cheap test (no I/O): must :meth:`prepare` run before answering for ``as_of``?"""
+        checked = self._checked_at.get(as_of)
+        return (as_of not in self._snapshots or checked is None
+                or self.clock() - checked >= self.check_interval)
+
+    def prepare(self, as_of: dt.date) -> None:
+        """Build or refresh the snapshot for ``as_of`` (blocking; may take seconds)."""
+        with self._build_lock:
+            if not self.needs_prepare(as_of):
+                return
+            published = self.store.revision("published_revision")
+            firms_rev = self.store.revision("firms_revision")
+            snap = self._snapshots.get(as_of)
+            old = snap
+            if snap is None or snap.published_revision != published:
+                snap = self._build(as_of)
+            elif snap.overlay_revision != firms_rev:
+                snap = self._refresh_overlay(snap)
+            before = () if old is None else (old.base, old.overlay)
+            for unit in before:
+                if unit is not None and unit is not snap.base and unit is not snap.overlay:
+                    unit.retired = True
+            for unit in (snap.base, snap.overlay):
+                if unit is not None and self.background and all(unit is not u for u in before):
+                    threading.Thread(target=unit.fill_patterns, args=(snap.policies, as_of),
+                                     name="match-index-explain", daemon=True).start()
+            self._snapshots[as_of] = snap
+            self._snapshots.move_to_end(as_of)
+            while len(self._snapshots) > self.max_dates:
+                old, _ = self._snapshots.popitem(last=False)
+                self._checked_at.pop(old, None)
+            self._checked_at[as_of] = self.clock()
+
+    def _published(self) -> tuple[list[Policy], int]:
+        policies, rev = self.store.published_policies()
+        self._policy_cache = (rev, policies)
+        return policies, rev
+
+    def _build(self, as_of: dt.date) -> _Snapshot:
+        policies, published = self._published()
+        frame, firms_rev = self._firms_frame()
+        base = _Unit.build(frame, policies, as_of, self.size_standard, self.matrix_limit)
+        return _Snapshot(
+            as_of=as_of, published_revision=published, base_revision=firms_rev,
+            overlay_revision=firms_rev, policies=policies,
+            policy_index={p.id: i for i, p in enumerate(policies)},
+            benefits=_Benefits.build(policies), base=base, overlay=None,
+            shadowed=np.zeros(base.firms.n, dtype=bool),
+            valid=np.array([p.valid_on(as_of) for p in policies], dtype=bool),
+        )
+
+    def _firms_frame(self) -> tuple[pd.DataFrame, int]:
+        rev = self.store.revision("firms_revision")
+        if self._frame_cache is not None and self._frame_cache[0] == rev:
+            return self._frame_cache[1], rev
+        frame, rev = self.store.firms_frame()
+        self._frame_cache = (rev, frame)
+        return frame, rev
+
+    def _refresh_overlay(self, snap: _Snapshot) -> _Snapshot:
+        changed, rev = self.store.firms_frame(since_revision=snap.base_revision)
+        if len(changed) > self.overlay_limit:
+            return self._build(snap.as_of)
+        overlay = _Unit.build(changed, snap.policies, snap.as_of, self.size_standard,
+                              self.matrix_limit)
+        shadowed = np.zeros(snap.base.firms.n, dtype=bool)
+        for u in overlay.position:
+            pos = snap.base.position.get(u)
+            if pos is not None:
+                shadowed[pos] = True
+        return dataclasses.replace(snap, overlay=overlay, overlay_revision=rev,
+                                   shadowed=shadowed)
+
+    def snapshot(self, as_of: dt.date) -> _Snapshot:
+        if self.needs_prepare(as_of):
+            self.prepare(as_of)
+        return self._snapshots[as_of]
+
+    # ---------------------------------------------------------------- one firm
+    def firm_page(self, uscc: str, as_of: dt.date, *, statuses: Sequence[str] = (),
+                  limit: int = 100, offset: int = 0) -> VerdictPage | None:
+        """The firm's verdict on every published policy (a page of them), or None if the
+        firm is not stored. Order: eligible, undetermined, ineligible; larger amounts
+        first; then policy id.
+
+        Answers from the snapshot at hand (callers run :meth:`prepare` first, off the
+        event loop, when :meth:`needs_prepare` says so); builds one only if there is none.
+        """
+        snap = self._snapshots.get(as_of) or self.snapshot(as_of)
+        found = snap.locate(uscc)
+        if found is None:
+            return None
+        unit, pos = found
+        with self._kernel_lock:
+            numba.set_num_threads(1)
+            if unit.verdicts is not None:
+                status = unit.verdicts[pos]
+            else:
+                prog, firm = _one_firm(unit, pos)
+                status = evaluate_program(prog, firm, block=1)[:, 0]
+            amounts = snap.benefits.amounts(unit.firms.numeric[:, pos])
+            counts = np.bincount(status, minlength=3)
+            if statuses:
+                sel = np.flatnonzero(np.isin(status, [STATUS_CODES[s] for s in statuses]))
+            else:
+                sel = np.arange(len(status))
+            # Ineligible verdicts show no amount, so they are ordered by policy id alone.
+            shown = np.where(np.isnan(amounts[sel]) | (status[sel] == FALSE), -1.0, amounts[sel])
+            order = sel[np.lexsort((sel, -shown, STATUS_RANK[status[sel]]))]
+            page = order[offset:offset + limit]
+            items = []
+            idx = np.array([pos], dtype=np.int64)
+            codes = status[page]
+            shown_amounts = np.round(amounts[page], 2).astype(object)
+            shown_amounts[np.isnan(amounts[page]) | (codes == FALSE)] = None
+            for p, code, amount in zip(page.tolist(), codes.tolist(), shown_amounts.tolist(),
+                                       strict=True):
+                policy = snap.policies[p]
+                table = unit.patterns.get(p)
+                if code == TRUE:
+                    unmet, unknown = [], []
+                elif table is not None and snap.valid[p]:
+                    unmet, unknown = _explain_by_pattern(snap.explained, p, policy,
+                                                         unit.program.leaves[p], table, pos)
+                else:
+                    unmet, unknown = _explain_policy(snap.explained, p, policy, unit.program,
+                                                     unit.firms, p, idx, as_of)[0]
+                items.append({
+                    "policy_id": policy.id, "title": policy.title, "status": STATUS_NAMES[code],
+                    "amount": amount, "unmet": unmet, "unknown": unknown, "score": None,
+                })
+        return VerdictPage(
+            as_of=as_of,
+            counts={STATUS_NAMES[k]: int(counts[k]) for k in (TRUE, UNKNOWN, FALSE)},
+            total=len(sel), items=items,
+        )
+
+    # ---------------------------------------------------------------- one policy
+    def policy_page(self, policy: Policy, as_of: dt.date, *, statuses: Sequence[str] = (),
+                    limit: int = 100, offset: int = 0) -> VerdictPage:
+        """Every stored firm's verdict on ``policy`` (published or not), a page sorted by USCC.
+
+        The policy is compiled on its own against the warm firm units, so a draft can be
+        previewed before it is published.
+        """
+        snap = self.snapshot(as_of)
+        parts: list[tuple[_Unit, Program, np.ndarray, np.ndarray]] = []
+        with self._kernel_lock:
+            numba.set_num_threads(1)
+            for unit, mask in ((snap.base, ~snap.shadowed), (snap.overlay, None)):
+                if unit is None or unit.firms.n == 0:
+                    continue
+                prog = compile_policies([policy], unit.firms, as_of)
+                status = evaluate_program(prog, unit.firms)[0]
+                idx = np.arange(unit.firms.n) if mask is None else np.flatnonzero(mask)
+                parts.append((unit, prog, idx, status))
+            counts = np.zeros(3, dtype=np.int64)
+            chosen: list[tuple[str, int, int]] = []  # (uscc, part, position)
+            codes = [STATUS_CODES[s] for s in statuses] if statuses else [0, 1, 2]
+            for k, (unit, _prog, idx, status) in enumerate(parts):
+                st = status[idx]
+                counts += np.bincount(st, minlength=3)
+                sel = idx[np.isin(st, codes)]
+                chosen.extend(zip(unit.firms.uscc[sel].tolist(), [k] * len(sel), sel.tolist(),
+                                  strict=True))
+            chosen.sort()
+            page = chosen[offset:offset + limit]
+            items: list[tuple[int, dict[str, Any]]] = []
+            for k, (unit, prog, _idx, status) in enumerate(parts):
+                mine = [(i, pos) for i, (_u, part, pos) in enumerate(page) if part == k]
+                if not mine:
+                    continue
+                positions = np.array([pos for _i, pos in mine], dtype=np.int64)
+                amounts = self._amounts(policy, unit.firms.numeric[:, positions])
+                need = [j for j, pos in enumerate(positions) if status[pos] != TRUE]
+                reasons: dict[int, tuple[list[str], list[str]]] = {}
+                if need:
+                    got = _explain_policy({}, 0, policy, prog, unit.firms, 0,
+                                          positions[need], as_of)
+                    reasons = dict(zip(need, got, strict=True))
+                for j, (i, pos) in enumerate(mine):
+                    code = int(status[pos])
+                    unmet, unknown = reasons.get(j, ([], []))
+                    items.append((i, {
+                        "uscc": str(unit.firms.uscc[pos]), "name": str(unit.names[pos]),
+                        "status": STATUS_NAMES[code],
+                        "amount": None if code == FALSE else _amount(amounts[j]),
+                        "unmet": unmet, "unknown": unknown, "score": None,
+                    }))
+            items.sort(key=lambda t: t[0])
+        return VerdictPage(
+            as_of=as_of,
+            counts={STATUS_NAMES[k]: int(counts[k]) for k in (TRUE, UNKNOWN, FALSE)},
+            total=len(chosen), items=[v for _i, v in items],
+        )
+
+    @staticmethod
+    def _amounts(policy: Policy, numeric: np.ndarray) -> np.ndarray:
+        return policy_amounts(policy.benefits, numeric)

@@ -1,0 +1,1 @@
+"""Pydantic shapes of the API: ``*In`` for what clients send, ``*Out`` for what they get."""

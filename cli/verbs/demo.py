@@ -8,7 +8,6 @@ how much, and what keeps them from the policies they nearly meet.
 from __future__ import annotations
 
 import argparse
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from matcher.eligibility import Evaluation, eligibility_table, evaluate
 from matcher.fields import MONEY_FIELDS, QUALIFICATIONS, RATIO_FIELDS
 from matcher.policy import Policy
 from policies.read import read_policies
-from profiles.read import profiles_frame, read_profiles
+from profiles.read import read_profiles
 from profiles.reference import industry_names, region_full_name, size_standard
+from store import open_store
 
 MODE_NAMES = {"apply": "需申报", "no_application": "免申即享", "instant": "即申即享"}
 SIZE_NAMES = {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型"}
@@ -130,19 +130,34 @@ def _print_firm(ev: Evaluation, i: int, table_rows: dict[tuple[str, str], dict[s
 
 
 def run(args: argparse.Namespace) -> int:
+    """Load the samples into an embedded SQLite store, evaluate from it, record the run."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(out / 'policy_match.db').resolve()}"
     report = read_profiles(sample_path("firms.jsonl"))
     policies = read_policies(sample_path("policies.jsonl"))
-    frame = profiles_frame(report.records)
-    ev = evaluate(frame, policies, args.as_of, size_standard())
-    table = eligibility_table(ev)
-    out = Path(args.out)
+    with open_store(url) as store:
+        records = ((f"firms.jsonl:{i + 1}", r) for i, r in enumerate(report.records))
+        store.import_firms(records, source="samples/firms.jsonl", actor="demo")
+        store.import_policies(policies, actor="demo", source="samples/policies.jsonl",
+                              publish=True)
+        frame, _ = store.firms_frame()
+        published, _ = store.published_policies()
+        published = sorted(published, key=lambda p: p.id)
+        run_row = store.create_run(kind="demo", as_of=args.as_of, actor="demo")
+        ev = evaluate(frame, published, args.as_of, size_standard())
+        table = eligibility_table(ev)
+        store.write_results(run_row.id, table)
+        counts = table["status"].value_counts()
+        store.finish_run(run_row.id, state="done", actor="demo",
+                         counts={k: int(v) for k, v in counts.items()})
     write_csv(table, out / "eligibility.csv")
     rows = {(r["uscc"], r["policy_id"]): r for r in table.to_dict(orient="records")}
-    counts = table["status"].value_counts()
-    print(f"政策找企业 demo — {ev.firms.n} 家企业 × {len(policies)} 项政策，评估日 {args.as_of}")
+    print(f"政策找企业 demo — {ev.firms.n} 家企业 × {len(published)} 项政策，评估日 {args.as_of}")
     print("  " + "，".join(f"{k} {counts.get(k, 0)}" for k in ("eligible", "undetermined",
                                                               "ineligible")))
     for i in _interesting_firms(ev, args.firms):
         _print_firm(ev, i, rows)
-    print(f"\n全部结果：{out / 'eligibility.csv'}（UTF-8 BOM，可用 Excel 打开）", file=sys.stdout)
+    print(f"\n全部结果：{out / 'eligibility.csv'}（UTF-8 BOM，可用 Excel 打开）")
+    print(f"数据库（SQLite）：{out / 'policy_match.db'}，运行记录 {run_row.id}")
     return 0

@@ -15,15 +15,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matcher.conditions import AllOf, AnyOf, Condition, Criterion, Not
+from matcher.conditions import AllOf, Condition, Criterion, Not
 from matcher.encode import CODED_FIELDS, NUMERIC_FIELDS, FirmColumns
 from matcher.fields import FIELDS, QUALIFICATIONS
 from matcher.logic import FALSE, TRUE, UNKNOWN
 from matcher.policy import Policy
 
 OP_NUM, OP_NUM_IN, OP_LUT, OP_QUAL, OP_PRE, OP_CONST, OP_ALL, OP_ANY, OP_NOT = range(1, 10)
+# Cheaper forms of a coded-field lookup (same truth, no per-firm table gather):
+# OP_BITS packs a table of at most 32 entries, 2 bits each, into one integer (size class,
+# tax rating, flags); OP_RANGE tests the code against a few intervals of true codes (a
+# prefix ``in`` over a sorted vocabulary is one interval per prefix).
+OP_BITS, OP_RANGE = 10, 11
 CMP_CODES = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
 MAX_TRACKED_LEAVES = 64
+MAX_BITS_ENTRIES = 32
+MAX_RANGE_INTERVALS = 4
 
 
 @dataclass
@@ -131,7 +138,7 @@ class _Builder:
         self.consts: list[float] = []
         self.luts: list[np.ndarray] = []
         self.lut_size = 0
-        self.lut_cache: dict[tuple[object, ...], int] = {}
+        self.lut_cache: dict[tuple[object, ...], tuple[int, int, int, int]] = {}
         self.pre: list[np.ndarray] = []
         self.pre_cache: dict[tuple[object, ...], int] = {}
         self.depth = 0
@@ -153,18 +160,7 @@ class _Builder:
                 self.consts.append(float(leaf.value))  # type: ignore[arg-type]
                 self.ins.append((OP_NUM, row, CMP_CODES[leaf.op], len(self.consts) - 1, tracked))
         elif leaf.field in CODED_FIELDS:
-            key = (leaf.field, leaf.op, repr(leaf.value))
-            if key not in self.lut_cache:
-                vocab = self.firms.vocab[leaf.field]
-                truth = _coded_truth(leaf, vocab)
-                table = np.concatenate(
-                    [[UNKNOWN], np.where(truth, TRUE, FALSE)]
-                ).astype(np.uint8)
-                self.lut_cache[key] = self.lut_size
-                self.luts.append(table)
-                self.lut_size += len(table)
-            row = CODED_FIELDS.index(leaf.field)
-            self.ins.append((OP_LUT, row, self.lut_cache[key], 0, tracked))
+            self.ins.append((*self.coded(leaf), tracked))
         elif leaf.field == "qualifications":
             bit = QUALIFICATIONS.index(str(leaf.value))
             self.ins.append((OP_QUAL, bit, 1 if leaf.op == "has" else 0, 0, tracked))
@@ -174,6 +170,33 @@ class _Builder:
                 self.pre_cache[key] = len(self.pre)
                 self.pre.append(_pre_truth(leaf, self.firms.frame))
             self.ins.append((OP_PRE, self.pre_cache[key], 0, 0, tracked))
+
+    def coded(self, leaf: Criterion) -> tuple[int, int, int, int]:
+        """The cheapest instruction (op, row, b, c) for a leaf on a coded field.
+
+        Code 0 is unknown and every other code is a vocabulary entry, so the leaf is a
+        three-valued table over codes; the kernel evaluates it as packed bits, as a few
+        code intervals, or (many scattered entries) as a table gather.
+        """
+        row = CODED_FIELDS.index(leaf.field)
+        key = (leaf.field, leaf.op, repr(leaf.value))
+        if key not in self.lut_cache:
+            truth = _coded_truth(leaf, self.firms.vocab[leaf.field])
+            table = np.concatenate([[UNKNOWN], np.where(truth, TRUE, FALSE)]).astype(np.uint8)
+            # Runs of true codes: [start, end) pairs over codes 1..len(vocab).
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], truth.astype(np.int8), [0]])))
+            if len(table) <= MAX_BITS_ENTRIES:
+                packed = sum(int(v) << (2 * k) for k, v in enumerate(table))
+                self.lut_cache[key] = (OP_BITS, row, 0, packed - (1 << 64) * (packed >> 63))
+            elif len(edges) // 2 <= MAX_RANGE_INTERVALS:
+                start = len(self.consts)
+                self.consts.extend(float(e + 1) for e in edges)
+                self.lut_cache[key] = (OP_RANGE, row, start, len(edges) // 2)
+            else:
+                self.lut_cache[key] = (OP_LUT, row, self.lut_size, 0)
+                self.luts.append(table)
+                self.lut_size += len(table)
+        return self.lut_cache[key]
 
     def node(self, node: Condition, leaves: list[Criterion], sp: int) -> None:
         self.depth = max(self.depth, sp + 1)
@@ -190,6 +213,25 @@ class _Builder:
             self.ins.append((code, len(node.children), 0, 0, -1))
 
 
+def _prefix_spans(
+    region_sorted: np.ndarray, policies: Sequence[Policy], as_of: object
+) -> dict[str, tuple[int, int]]:
+    """Firm slice [lo, hi) of every region prefix the valid policies are limited to.
+
+    One vectorised search for all prefixes: each call of ``searchsorted`` with a lone
+    string converts the whole million-entry code array first.
+    """
+    wanted = sorted({
+        p for policy in policies if policy.valid_on(as_of)  # type: ignore[arg-type]
+        for p in region_prefixes(policy.conditions) or ()
+    })
+    if not wanted:
+        return {}
+    lo = np.searchsorted(region_sorted, np.array(wanted), side="left")
+    hi = np.searchsorted(region_sorted, np.array([p + "~" for p in wanted]), side="left")
+    return {p: (int(a), int(b)) for p, a, b in zip(wanted, lo, hi, strict=True)}
+
+
 def compile_policies(policies: Sequence[Policy], firms: FirmColumns, as_of: object) -> Program:
     """Build the kernel program for ``policies`` over ``firms`` on ``as_of``.
 
@@ -202,6 +244,7 @@ def compile_policies(policies: Sequence[Policy], firms: FirmColumns, as_of: obje
     all_leaves: list[list[Criterion]] = []
     n = firms.n
     unknown_end = int(np.searchsorted(firms.region_sorted, "", side="right"))
+    span = _prefix_spans(firms.region_sorted, policies, as_of)
     for policy in policies:
         leaves: list[Criterion] = []
         if policy.conditions is None:
@@ -216,11 +259,7 @@ def compile_policies(policies: Sequence[Policy], firms: FirmColumns, as_of: obje
             if prefixes is None:
                 mine = [(0, n)]
             else:
-                mine = [(0, unknown_end)]
-                for p in prefixes:
-                    lo = int(np.searchsorted(firms.region_sorted, p, side="left"))
-                    hi = int(np.searchsorted(firms.region_sorted, p + "~", side="left"))
-                    mine.append((lo, hi))
+                mine = [(0, unknown_end), *(span[p] for p in prefixes)]
             ranges.extend(_merge(mine))
         range_offsets.append(len(ranges))
     pre = np.stack(b.pre) if b.pre else np.zeros((0, n), dtype=np.uint8)

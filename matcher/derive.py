@@ -66,6 +66,15 @@ def _longest_prefix(code: str, prefixes: Sequence[str]) -> str | None:
     return best or ("*" if "*" in prefixes else None)
 
 
+def _factorize(codes: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Codes as indices into their distinct values, -1 (the last slot) for unknown.
+
+    Per-code work (prefix lookups) then runs once per distinct code, not once per firm.
+    """
+    k, uniques = pd.factorize(codes.astype("string"), use_na_sentinel=True)
+    return k, list(uniques)
+
+
 def size_class(
     industry_code: pd.Series,
     employees: pd.Series,
@@ -84,13 +93,10 @@ def size_class(
         for p in str(prefixes).split():
             groups[p] = i
     prefixes = list(groups)
-    codes = industry_code.astype("string")
-    uniq = pd.unique(codes.dropna())
-    code_group = {}
-    for c in uniq:
-        p = _longest_prefix(str(c), prefixes)
-        code_group[c] = -1 if p is None else groups[p]
-    gidx = codes.map(code_group).fillna(-1).astype("int64").to_numpy()
+    k, uniq = _factorize(industry_code)
+    per_code = [-1 if (p := _longest_prefix(str(c), prefixes)) is None else groups[p]
+                for c in uniq]
+    gidx = np.array([*per_code, -1], dtype=np.int64)[k]
     metrics = {
         "employees": employees.astype("float64").to_numpy(),
         "revenue": revenue.astype("float64").to_numpy(),
@@ -129,19 +135,18 @@ def above_scale(industry_code: pd.Series, revenue: pd.Series) -> pd.Series:
     consist of exactly the listed divisions, so their groups cover them.)
     """
     prefixes = [p for p in ABOVE_SCALE_THRESHOLDS if p != "*"]
-    codes = industry_code.astype("string")
-    lo_map: dict[str, float] = {}
-    hi_map: dict[str, float] = {}
-    for c in map(str, pd.unique(codes.dropna())):
+    k, uniq = _factorize(industry_code)
+    lo_u = np.full(len(uniq) + 1, np.nan)  # the last slot is for unknown codes
+    hi_u = np.full(len(uniq) + 1, np.nan)
+    for j, c in enumerate(map(str, uniq)):
         finer = [p for p in prefixes if len(p) > len(c) and p.startswith(c)]
         if finer:
             cands = [ABOVE_SCALE_THRESHOLDS[p] for p in finer]
         else:
             best = max((p for p in prefixes if c.startswith(p)), key=len, default="*")
             cands = [ABOVE_SCALE_THRESHOLDS[best]]
-        lo_map[c], hi_map[c] = min(cands), max(cands)
-    lo = codes.map(lo_map).astype("float64").to_numpy()
-    hi = codes.map(hi_map).astype("float64").to_numpy()
+        lo_u[j], hi_u[j] = min(cands), max(cands)
+    lo, hi = lo_u[k], hi_u[k]
     rev = revenue.astype("float64").to_numpy()
     with np.errstate(invalid="ignore"):
         yes = rev >= hi
@@ -155,29 +160,29 @@ def qualification_mask(qualifications: pd.Series, as_of: dt.date) -> np.ndarray:
     """Bit mask of canonical qualifications valid on ``as_of``; -1 where the list is unknown.
 
     ``[]`` is "known: none" (mask 0); a missing list is unknown. Bounds are inclusive
-    and open when absent.
+    and open when absent. Only the certificates themselves are looked at one by one
+    (a few per hundred firms); firms are handled as whole arrays.
     """
     iso = as_of.isoformat()
-    out = np.full(len(qualifications), -1, dtype=np.int64)
-    for i, quals in enumerate(qualifications.to_numpy()):
-        if quals is None or (isinstance(quals, float) and np.isnan(quals)):
-            continue
-        mask = 0
-        for q in quals:
-            bit = _QUAL_BIT.get(q.get("name"))
-            if bit is None:
-                continue
-            vf, vu = q.get("valid_from"), q.get("valid_until")
-            if (vf and str(vf) > iso) or (vu and str(vu) < iso):
-                continue
-            mask |= 1 << bit
-        out[i] = mask
+    values = qualifications.to_numpy(dtype=object)
+    unknown = pd.isna(values)
+    out = np.where(unknown, -1, 0).astype(np.int64)
+    known = np.flatnonzero(~unknown)
+    items = pd.Series(values[known], index=known, dtype=object).explode()
+    items = items[items.notna()]  # an empty list explodes to one NaN row
+    certs = items.to_numpy(dtype=object)
+    bit = np.array([_QUAL_BIT.get(q.get("name"), -1) for q in certs], dtype=np.int64)
+    start = np.array([str(v) if (v := q.get("valid_from")) else "" for q in certs], dtype=str)
+    end = np.array([str(v) if (v := q.get("valid_until")) else "" for q in certs], dtype=str)
+    valid = (bit >= 0) & ~(start > iso) & ~((end != "") & (end < iso))
+    firm = items.index.to_numpy(dtype=np.int64)[valid]
+    np.bitwise_or.at(out, firm, np.left_shift(1, bit[valid]))
     return out
 
 
 def derive(profiles: pd.DataFrame, as_of: dt.date, size_standard: pd.DataFrame) -> pd.DataFrame:
     """Add every derived attribute to a copy of ``profiles`` (contract columns, yuan)."""
-    out = profiles.copy()
+    out = profiles.copy(deep=False)  # only adds columns: the input's stay shared, unchanged
     out["age_years"] = age_years(out["established_on"], as_of)
     out["rd_ratio"] = rd_ratio(out["rd_expense"], out["revenue"])
     out["rd_increase"] = rd_increase(out["rd_expense"], out["rd_expense_prev"])

@@ -20,7 +20,7 @@ from matcher.conditions import Criterion
 from matcher.derive import derive
 from matcher.encode import FirmColumns, encode
 from matcher.explain import leaf_values, reasons
-from matcher.kernel import evaluate_program, explain_program
+from matcher.kernel import evaluate_program, explain_patterns, explain_program
 from matcher.logic import STATUS_NAMES, TRUE
 from matcher.policy import Policy
 
@@ -61,11 +61,19 @@ class Evaluation:
         if policy.conditions is None or n == 0:
             return [""] * n, [""] * n
         leaves = self.program.leaves[p]
-        values = _leaf_matrix(self, p, leaves, firm_idx)
-        keys, inverse = np.unique(values, axis=0, return_inverse=True)
-        texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
-        inverse = inverse.reshape(-1)
-        return [texts[i][0] for i in inverse], [texts[i][1] for i in inverse]
+        if len(leaves) <= MAX_TRACKED_LEAVES:
+            # Reasons are worded once per distinct pattern of failed/unknown leaves.
+            fm, um, inverse = explain_patterns(self.program, self.firms, p, firm_idx)
+            texts = [reasons(policy.conditions, leaves, leaf_values(len(leaves), int(f), int(u)))
+                     for f, u in zip(fm, um, strict=True)]
+        else:
+            values = _leaf_matrix(self, p, leaves, firm_idx)
+            keys, inverse = np.unique(values, axis=0, return_inverse=True)
+            texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
+            inverse = inverse.reshape(-1)
+        unmet = np.array([t[0] for t in texts], dtype=object)[inverse].tolist()
+        unknown = np.array([t[1] for t in texts], dtype=object)[inverse].tolist()
+        return unmet, unknown
 
 
 def _leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:

@@ -53,16 +53,44 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(frame), index=frame.index, dtype="object")
 
 
+def _region_order(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Stable order by region code (unknown first) and the sorted codes ('' for unknown).
+
+    Sorting small integer codes of the distinct regions is much cheaper than sorting a
+    million strings.
+    """
+    region = _column(derived, "region_code").astype("string")
+    k, uniques = pd.factorize(region, sort=True, use_na_sentinel=True)
+    order = np.argsort(k, kind="stable")
+    names = np.array(["", *(str(u) for u in uniques)], dtype=str)
+    return order.astype(np.int64), names[k[order] + 1]
+
+
 def encode(derived: pd.DataFrame) -> FirmColumns:
     """Encode a frame that already carries the derived attributes (see ``derive``)."""
-    region = _column(derived, "region_code").astype("string").fillna("")
-    order = np.argsort(region.to_numpy(dtype=object).astype(str), kind="stable")
-    frame = derived.iloc[order].reset_index(drop=True)
-    n = len(frame)
-    numeric = np.full((len(NUMERIC_FIELDS), n), np.nan, dtype=np.float64)
+    order, region_sorted = _region_order(derived)
+    n = len(order)
+    # Numbers are gathered straight into the kernel's matrix; the sorted frame then
+    # shares those rows instead of holding a second copy.
+    numeric = np.empty((len(NUMERIC_FIELDS), n), dtype=np.float64)
+    shared: dict[str, np.ndarray] = {}
     for i, name in enumerate(NUMERIC_FIELDS):
-        if name in frame.columns:
-            numeric[i] = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
+        if name not in derived.columns:
+            numeric[i] = np.nan
+            continue
+        col = derived[name]
+        values = (
+            col.to_numpy() if col.dtype == np.float64
+            else pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+        )
+        np.take(values, order, out=numeric[i], mode="clip")  # "raise" would buffer a copy
+        if col.dtype == np.float64:
+            shared[name] = numeric[i]
+    rest = [c for c in derived.columns if c not in shared]
+    taken = derived[rest].iloc[order].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {c: shared[c] if c in shared else taken[c] for c in derived.columns}, copy=False
+    )
     codes = np.zeros((len(CODED_FIELDS), n), dtype=np.int32)
     vocab: dict[str, list[object]] = {}
     for i, name in enumerate(CODED_FIELDS):
@@ -80,12 +108,9 @@ def encode(derived: pd.DataFrame) -> FirmColumns:
         if "qualification_mask" in frame.columns
         else np.full(n, -1, dtype=np.int64)
     )
-    region_sorted = (
-        _column(frame, "region_code").astype("string").fillna("").to_numpy(dtype=object).astype(str)
-    )
     return FirmColumns(
         uscc=frame["uscc"].to_numpy(dtype=object),
-        order=order.astype(np.int64),
+        order=order,
         numeric=numeric,
         codes=codes,
         vocab=vocab,

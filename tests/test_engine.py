@@ -185,3 +185,21 @@ def test_table_is_sorted_and_deterministic() -> None:
     pd.testing.assert_frame_equal(t1, t2)
     assert list(t1["uscc"]) == sorted(t1["uscc"])
     assert t1.groupby("uscc")["policy_id"].apply(list).map(lambda x: x == sorted(x)).all()
+
+
+def test_reasons_for_trees_longer_than_the_tracked_leaves() -> None:
+    """Beyond 64 leaves explanations take the one-leaf-at-a-time path; same wording rules."""
+    from profiles.uscc import make_uscc
+
+    recs = [normalize_profile({"uscc": make_uscc("430111", f"MA00{i:04d}"), "name": f"企业{i}",
+                               "revenue": float(v)}, "t")
+            for i, v in enumerate([35, 100])]
+    recs.append(normalize_profile({"uscc": make_uscc("430111", "MA009999"), "name": "无收入"}, "t"))
+    tree = AllOf(tuple(Criterion("revenue", ">=", k, source=f"营收≥{k}") for k in range(70)))
+    ev = evaluate(profiles_frame(recs), [Policy(id="long", conditions=tree)], AS_OF,
+                  size_standard())
+    table = eligibility_table(ev).set_index("uscc")
+    low, high, none = (r["uscc"] for r in recs)
+    assert table.loc[low, "unmet"] == " | ".join(f"营收≥{k}" for k in range(36, 70))
+    assert table.loc[high, "status"] == "eligible"
+    assert table.loc[none, "unknown"] == "revenue" and table.loc[none, "unmet"] == ""

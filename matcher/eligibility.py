@@ -109,9 +109,22 @@ def evaluate(
 
 def format_amount(value: float) -> str:
     """Yuan as written in the CSV: integers without a decimal point, else 2 decimals."""
-    if value != value or value == float("-inf"):
-        return ""
-    return str(int(round(value))) if abs(value - round(value)) < 0.005 else f"{value:.2f}"
+    return str(format_amounts(np.array([value], dtype=np.float64))[0])
+
+
+def format_amounts(values: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`format_amount`: '' for unknown, '500000' for whole yuan, else '.2f'."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.full(v.shape, "", dtype=object)
+    known = np.isfinite(v)
+    if not known.any():
+        return out
+    r = np.round(v[known])
+    whole = np.abs(v[known] - r) < 0.005
+    text = np.where(whole, r.astype(np.int64).astype(str),
+                    np.char.mod("%.2f", v[known]).astype(str))
+    out[known] = text.astype(object)
+    return out
 
 
 def eligibility_table(
@@ -150,7 +163,7 @@ def eligibility_table(
                     Columns.USCC: ev.firms.uscc[sel],
                     Columns.POLICY_ID: policy.id,
                     Columns.STATUS: names[sel],
-                    Columns.AMOUNT: [format_amount(a) for a in amounts],
+                    Columns.AMOUNT: format_amounts(amounts),
                     Columns.UNMET: unmet,
                     Columns.UNKNOWN: unknown,
                     Columns.SCORE: "",

@@ -1,0 +1,1 @@
+"""Delivery channels: webhook (signed JSON), e-mail (SMTP) and the in-app inbox."""

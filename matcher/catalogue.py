@@ -34,7 +34,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from matcher.compile import Program, _merge, _pre_truth, compile_policies, region_prefixes
+from matcher.compile import Program, merge_ranges, pre_truth, compile_policies, region_prefixes
 from matcher.conditions import Criterion
 from matcher.derive import derive
 from matcher.eligibility import Evaluation
@@ -240,7 +240,7 @@ class CompiledCatalogue:
             found = [(0, unknown_end)] + [
                 (int(plo[i]), int(phi[i])) for i in range(a, b) if hit[i]
             ]
-            return np.array(_merge(found), dtype=np.int64).reshape(-1, 2)
+            return np.array(merge_ranges(found), dtype=np.int64).reshape(-1, 2)
 
         spans = [np.array([[0, n]] if n else [], dtype=np.int64).reshape(-1, 2)]
         spans += [merged(k) if h else base for k, h in enumerate(hits_per_key)]
@@ -257,7 +257,7 @@ class CompiledCatalogue:
         """Re-code ``firms`` into the catalogue's vocabulary and finish the program."""
         firms = dataclasses.replace(firms, codes=self._codes(firms), vocab=self.vocab)
         pre = (
-            np.stack([_pre_truth(leaf, firms.frame) for leaf in self.pre_leaves])
+            np.stack([pre_truth(leaf, firms.frame) for leaf in self.pre_leaves])
             if self.pre_leaves else np.zeros((0, firms.n), dtype=np.uint8)
         )
         ranges, offsets = self._ranges(firms)

@@ -23,9 +23,9 @@ from numba import get_num_threads, set_num_threads
 
 from matcher.compile import MAX_TRACKED_LEAVES, compile_policies
 from matcher.conditions import AllOf, Condition, Criterion, Not
-from matcher.eligibility import Columns, Evaluation, _leaf_matrix, eligibility_table
+from matcher.eligibility import Columns, Evaluation, leaf_matrix, eligibility_table
 from matcher.encode import FirmColumns
-from matcher.explain import _value, blamed_leaves, describe, join_unique, leaf_values
+from matcher.explain import node_value, blamed_leaves, describe, join_unique, leaf_values
 from matcher.kernel import evaluate_program, explain_patterns
 from matcher.logic import FALSE, TRUE, UNKNOWN
 from matcher.policy import Policy
@@ -369,7 +369,7 @@ def _supporting(node: Condition, target: int, values: dict[int, int], out: list[
         _supporting(node.child, TRUE - target, values, out)
         return
     for child in node.children:
-        if _value(child, values) == target:
+        if node_value(child, values) == target:
             _supporting(child, target, values, out)
 
 
@@ -387,7 +387,7 @@ def met_leaves(root: Condition | None, leaves: Sequence[Criterion],
     out: list[Criterion] = []
 
     def walk(node: Condition) -> None:
-        verdict = _value(node, by_id)
+        verdict = node_value(node, by_id)
         if verdict == TRUE:
             _supporting(node, TRUE, by_id, out)
         elif verdict == UNKNOWN and isinstance(node, AllOf):
@@ -420,7 +420,7 @@ def _patterns(ev: Evaluation, p: int, idx: np.ndarray) -> tuple[np.ndarray, list
         rows = [leaf_values(len(leaves), int(f), int(u))
                 for f, u in zip(fmasks, umasks, strict=True)]
         return inverse, rows
-    values = _leaf_matrix(ev, p, leaves, idx)
+    values = leaf_matrix(ev, p, leaves, idx)
     keys, inverse = np.unique(values, axis=0, return_inverse=True)
     return inverse.reshape(-1), [list(map(int, row)) for row in keys]
 

@@ -77,7 +77,7 @@ def _coded_truth(leaf: Criterion, vocab: list[object]) -> np.ndarray:
     return cmp[op] & (ranks >= 0)
 
 
-def _pre_truth(leaf: Criterion, frame: pd.DataFrame) -> np.ndarray:
+def pre_truth(leaf: Criterion, frame: pd.DataFrame) -> np.ndarray:
     """Three-valued truth of a leaf on a field the kernel does not encode (text, dates, tags)."""
     n = len(frame)
     col = frame[leaf.field] if leaf.field in frame.columns else pd.Series([None] * n)
@@ -121,7 +121,7 @@ def region_prefixes(node: Condition | None) -> list[str] | None:
     return None
 
 
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for lo, hi in sorted(r for r in ranges if r[1] > r[0]):
         if out and lo <= out[-1][1]:
@@ -168,7 +168,7 @@ class _Builder:
             key = (leaf.field, leaf.op, repr(leaf.value))
             if key not in self.pre_cache:
                 self.pre_cache[key] = len(self.pre)
-                self.pre.append(_pre_truth(leaf, self.firms.frame))
+                self.pre.append(pre_truth(leaf, self.firms.frame))
             self.ins.append((OP_PRE, self.pre_cache[key], 0, 0, tracked))
 
     def coded(self, leaf: Criterion) -> tuple[int, int, int, int]:
@@ -260,7 +260,7 @@ def compile_policies(policies: Sequence[Policy], firms: FirmColumns, as_of: obje
                 mine = [(0, n)]
             else:
                 mine = [(0, unknown_end), *(span[p] for p in prefixes)]
-            ranges.extend(_merge(mine))
+            ranges.extend(merge_ranges(mine))
         range_offsets.append(len(ranges))
     pre = np.stack(b.pre) if b.pre else np.zeros((0, n), dtype=np.uint8)
     return Program(

@@ -67,7 +67,7 @@ class Evaluation:
             texts = [reasons(policy.conditions, leaves, leaf_values(len(leaves), int(f), int(u)))
                      for f, u in zip(fm, um, strict=True)]
         else:
-            values = _leaf_matrix(self, p, leaves, firm_idx)
+            values = leaf_matrix(self, p, leaves, firm_idx)
             keys, inverse = np.unique(values, axis=0, return_inverse=True)
             texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
             inverse = inverse.reshape(-1)
@@ -76,7 +76,7 @@ class Evaluation:
         return unmet, unknown
 
 
-def _leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:
+def leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:
     """Per-firm, per-leaf truth values (uint8 [n_firms, n_leaves])."""
     if len(leaves) <= MAX_TRACKED_LEAVES:
         _, fmask, umask = explain_program(ev.program, ev.firms, p, idx)

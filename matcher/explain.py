@@ -23,12 +23,12 @@ def leaf_values(n_leaves: int, fmask: int, umask: int) -> list[int]:
     return out
 
 
-def _value(node: Condition, values: dict[int, int]) -> int:
+def node_value(node: Condition, values: dict[int, int]) -> int:
     if isinstance(node, Criterion):
         return values[id(node)]
     if isinstance(node, Not):
-        return TRUE - _value(node.child, values)
-    vals = [_value(c, values) for c in node.children]
+        return TRUE - node_value(node.child, values)
+    vals = [node_value(c, values) for c in node.children]
     return min(vals) if isinstance(node, AllOf) else max(vals)
 
 
@@ -44,7 +44,7 @@ def _blame(node: Condition, target: int, values: dict[int, int], out: list[Crite
         isinstance(node, AnyOf) and target == FALSE
     )
     for child in node.children:
-        if every or _value(child, values) == target:
+        if every or node_value(child, values) == target:
             _blame(child, target, values, out)
 
 
@@ -53,7 +53,7 @@ def blamed_leaves(
 ) -> tuple[list[Criterion], list[Criterion]]:
     """(leaves that fail the firm, leaves whose unknown value leaves the verdict open)."""
     by_id = {id(leaf): v for leaf, v in zip(leaves, values, strict=True)}
-    verdict = _value(root, by_id)
+    verdict = node_value(root, by_id)
     failed: list[Criterion] = []
     unknown: list[Criterion] = []
     if verdict == FALSE:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.eligibility import Evaluation, _leaf_matrix
+from matcher.eligibility import Evaluation, leaf_matrix
 from matcher.encode import NUMERIC_FIELDS
 from matcher.explain import describe
 from matcher.logic import FALSE, STATUS_NAMES, TRUE
@@ -176,7 +176,7 @@ def recommend_batch(
         if policy.conditions is None or not leaves:
             continue
         rows = sorted(set(rows))
-        matrix = _leaf_matrix(ev, p, leaves, pos[np.array(rows, dtype=np.int64)])
+        matrix = leaf_matrix(ev, p, leaves, pos[np.array(rows, dtype=np.int64)])
         for r, vals in zip(rows, matrix, strict=True):
             leaf_rows[(r, p)] = vals
 

@@ -1,6 +1,6 @@
 """Why a policy is recommended, and what small change would make a near miss qualify.
 
-Built from per-leaf truth values (``matcher.eligibility._leaf_matrix``) and the firm's
+Built from per-leaf truth values (``matcher.eligibility.leaf_matrix``) and the firm's
 numbers. Three lists come from the tree's Kleene values:
 
 * ``met`` — the requirements that the firm's data satisfy and that carry the verdict

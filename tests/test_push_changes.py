@@ -25,7 +25,7 @@ from matcher.conditions import AllOf, Condition, Criterion
 from matcher.derive import derive
 from matcher.eligibility import eligibility_table, evaluate
 from matcher.encode import encode
-from matcher.explain import _value
+from matcher.explain import node_value
 from matcher.logic import FALSE, TRUE, UNKNOWN
 from matcher.policy import Policy
 from profiles.read import profiles_frame
@@ -185,11 +185,11 @@ def test_met_leaves_alone_make_an_eligible_tree_true(tree: Condition, data: Any)
     values = data.draw(st.lists(st.sampled_from([FALSE, UNKNOWN, TRUE]), min_size=len(leaves),
                                 max_size=len(leaves)))
     by_id = {id(leaf): v for leaf, v in zip(leaves, values, strict=True)}
-    if _value(tree, by_id) != TRUE:
+    if node_value(tree, by_id) != TRUE:
         return
     met = {id(leaf) for leaf in met_leaves(tree, leaves, values)}
     only = {id(leaf): (by_id[id(leaf)] if id(leaf) in met else UNKNOWN) for leaf in leaves}
-    assert _value(tree, only) == TRUE
+    assert node_value(tree, only) == TRUE
 
 
 def test_matched_table_explains_in_the_policys_words() -> None:

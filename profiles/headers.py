@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from matcher.errors import PolicyMatchError
 from matcher.fields import PROFILE_FIELDS
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -68,3 +69,27 @@ def map_header(header: str) -> tuple[str | None, float]:
     if unit and unit not in UNIT_FACTORS:
         raise ValueError(f"header {header!r}: unknown unit {unit!r}")
     return field, UNIT_FACTORS.get(unit, 1.0)
+
+
+def map_headers(columns: list[str], name: str) -> tuple[dict[str, str], dict[str, float]]:
+    """Map a whole header row: (column → field, field → unit factor).
+
+    Refuses (PolicyMatchError naming ``name``:1) a header with an unknown unit, two columns
+    for one field, or no 统一社会信用代码 column — the file cannot be read row by row then.
+    """
+    mapping: dict[str, str] = {}
+    factors: dict[str, float] = {}
+    for col in columns:
+        try:
+            fld, factor = map_header(str(col))
+        except ValueError as e:
+            raise PolicyMatchError(f"{name}:1: {e}") from None
+        if fld is None:
+            continue
+        if fld in factors:
+            raise PolicyMatchError(f"{name}:1: two columns map to field '{fld}'")
+        mapping[str(col)] = fld
+        factors[fld] = factor
+    if "uscc" not in factors:
+        raise PolicyMatchError(f"{name}:1: no 统一社会信用代码/uscc column among {list(columns)}")
+    return mapping, factors

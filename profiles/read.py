@@ -29,7 +29,7 @@ from matcher.fields import (
     RATIO_FIELDS,
     TAX_CREDIT_RATINGS,
 )
-from profiles.headers import map_header
+from profiles.headers import map_headers
 from profiles.qualifications import canonical_qualification
 from profiles.reference import industry_names, region_names
 from profiles.uscc import uscc_problem
@@ -250,23 +250,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]
 def _table_rows(
     df: pd.DataFrame, path: Path, first_line: int
 ) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
-    mapping: dict[str, str] = {}
-    factors: dict[str, float] = {}
-    for col in df.columns:
-        try:
-            fld, factor = map_header(str(col))
-        except ValueError as e:
-            raise PolicyMatchError(f"{path.name}:1: {e}") from None
-        if fld is None:
-            continue
-        if fld in factors:
-            raise PolicyMatchError(f"{path.name}:1: two columns map to field '{fld}'")
-        mapping[str(col)] = fld
-        factors[fld] = factor
-    if "uscc" not in factors:
-        raise PolicyMatchError(
-            f"{path.name}:1: no 统一社会信用代码/uscc column among {list(df.columns)}"
-        )
+    mapping, factors = map_headers([str(c) for c in df.columns], path.name)
     df = df.rename(columns=mapping)[list(mapping.values())]
     for i, row in enumerate(df.to_dict(orient="records")):
         yield f"{path.name}:{first_line + i}", {"__factors__": factors, **row}

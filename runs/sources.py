@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matcher.errors import PolicyMatchError, RecordError
-from profiles.headers import map_header
+from profiles.headers import map_headers
 
 Format = Literal["parquet", "jsonl", "csv", "xlsx"]
 _FORMATS: dict[str, Format] = {
@@ -158,24 +158,7 @@ class ProfileSource:
             yield k, RecordChunk(rows, {})
 
     def _header(self, columns: list[str]) -> tuple[dict[str, str], dict[str, float]]:
-        mapping: dict[str, str] = {}
-        factors: dict[str, float] = {}
-        for col in columns:
-            try:
-                fld, factor = map_header(str(col))
-            except ValueError as e:
-                raise PolicyMatchError(f"{self.path.name}:1: {e}") from None
-            if fld is None:
-                continue
-            if fld in factors:
-                raise PolicyMatchError(f"{self.path.name}:1: two columns map to field '{fld}'")
-            mapping[str(col)] = fld
-            factors[fld] = factor
-        if "uscc" not in factors:
-            raise PolicyMatchError(
-                f"{self.path.name}:1: no 统一社会信用代码/uscc column among {list(columns)}"
-            )
-        return mapping, factors
+        return map_headers(list(columns), self.path.name)
 
     def _csv(self, chunk_size: int) -> Iterator[tuple[int, Payload]]:
         reader = pd.read_csv(self.path, dtype=str, keep_default_na=False, encoding="utf-8-sig",

@@ -15,9 +15,10 @@ class _Silent:
 
 
 @contextmanager
-def progress(total: int, desc: str, enabled: bool = True) -> Iterator[Any]:
+def progress(total: int, desc: str, enabled: bool = True, unit: str = "policy") -> Iterator[Any]:
+    """A bar counting ``unit``s up to ``total`` (tqdm on stderr, hidden when not ``enabled``)."""
     if not enabled:
         yield _Silent()
         return
-    with tqdm(total=total, desc=desc, unit="policy", file=None, mininterval=0.5) as bar:
+    with tqdm(total=total, desc=desc, unit=unit, file=None, mininterval=0.5) as bar:
         yield bar

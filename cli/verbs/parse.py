@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     failed = 0
     show = not args.no_progress and len(args.files) >= 50 and sys.stderr.isatty()
-    with progress(len(args.files), "parsing", enabled=show) as bar:
+    with progress(len(args.files), "parsing", enabled=show, unit="file") as bar:
         for name in args.files:
             try:
                 policy = parser.parse_file(Path(name))

@@ -32,7 +32,7 @@ def uscc_problem(code: object) -> str | None:
     try:
         _uscc.validate(code)
     except ValidationError as e:
-        return f"invalid USCC {code!r}: {e.message}"
+        return f"invalid USCC {code!r}: {e}"
     if code[16] != org_code_check_digit(code[8:16]):
         return (
             f"invalid USCC {code!r}: organisation-code check digit (position 17) should be "

@@ -119,7 +119,7 @@ def html_text(markup: str) -> str:
 
     soup = BeautifulSoup(markup, "html.parser")
     meta = {
-        (m.get("name") or m.get("property") or "").lower(): (m.get("content") or "").strip()
+        str(m.get("name") or m.get("property") or "").lower(): str(m.get("content") or "").strip()
         for m in soup.find_all("meta")
     }
     title = meta.get("articletitle") or (soup.title.get_text(strip=True) if soup.title else "")
@@ -133,7 +133,7 @@ def html_text(markup: str) -> str:
     for tag in soup.find_all(True):
         if tag.attrs is None:
             continue
-        ident = " ".join([tag.get("id") or "", *(tag.get("class") or [])])
+        ident = " ".join([str(tag.get("id") or ""), *(tag.get("class") or [])])
         if ident.strip() and _NOISE_WORDS.search(ident) and not _CONTENT_WORDS.search(ident):
             tag.decompose()
     body = _main_block(soup)

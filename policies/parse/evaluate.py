@@ -13,7 +13,7 @@ reported beside them. All functions are pure.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +124,8 @@ class PolicyScore:
     mode_ok: bool
     dates_ok: int
     benefits: Counts
-    false_leaves: list[Mapping[str, Any]] = field(default_factory=list)
-    missed_leaves: list[Mapping[str, Any]] = field(default_factory=list)
+    false_leaves: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    missed_leaves: Sequence[Mapping[str, Any]] = field(default_factory=list)
     parsed: bool = True
 
 

@@ -469,17 +469,17 @@ def status_findings(ctx: ReadContext, span: Span) -> Finding:
 
     has_money = any(q.unit == "yuan" for q in find_quantities(seg))
     has_months = any(q.unit == "months" for q in find_quantities(seg))
-    mm = _RD_POSITIVE.search(seg)
+    rd = _RD_POSITIVE.search(seg)
     has_ratio = any(q.unit == "fraction" for q in find_quantities(seg))
-    of_staff = re.search(r"人员", seg[mm.end():mm.end() + 12]) if mm else None
-    if mm and not has_money and not has_ratio and not of_staff:
+    of_staff = re.search(r"人员", seg[rd.end():rd.end() + 12]) if rd else None
+    if rd and not has_money and not has_ratio and not of_staff:
         out.nodes.append(Leaf("rd_expense", ">", 0, *_clause_bounds(m, s0, e0)))
-        out.used.append((s0 + mm.start(), s0 + mm.end()))
-    mm = _UI_POSITIVE.search(seg)
-    if mm and not has_months:
-        out.nodes.append(Leaf("unemployment_insurance_months", ">", 0, s0 + mm.start(),
-                              _trim_end(m, s0 + mm.start(), min(e0, s0 + mm.end() + 2))))
-        out.used.append((s0 + mm.start(), s0 + mm.end()))
+        out.used.append((s0 + rd.start(), s0 + rd.end()))
+    ui = _UI_POSITIVE.search(seg)
+    if ui and not has_months:
+        out.nodes.append(Leaf("unemployment_insurance_months", ">", 0, s0 + ui.start(),
+                              _trim_end(m, s0 + ui.start(), min(e0, s0 + ui.end() + 2))))
+        out.used.append((s0 + ui.start(), s0 + ui.end()))
 
     out.nodes.extend(region_leaves(ctx, span, out.used))
 
@@ -497,8 +497,7 @@ def status_findings(ctx: ReadContext, span: Span) -> Finding:
                                   _trim_end(m, mm.start(), e0)))
         out.used.append((mm.start(), e0))
         break
-    mm = _BY_REFERENCE.search(seg)
-    if mm:
+    if _BY_REFERENCE.search(seg):
         out.nodes.append(Leaf("unmapped", "review", None, s0, e0))
         out.used.append((s0, e0))
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Literal
 
 
@@ -68,7 +69,7 @@ def leaves(node: Node) -> list[Leaf]:
     return out
 
 
-def make(kind: Literal["all", "any"], children: list[Node | None],
+def make(kind: Literal["all", "any"], children: Sequence[Node | None],
          span: tuple[int, int] | None = None) -> Node | None:
     """A group of the non-empty children; a single child stands for itself."""
     kids = [c for c in children if c is not None]

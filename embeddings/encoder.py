@@ -77,6 +77,13 @@ class TextEmbedder(BaseEstimator):
         Folder of a :class:`~embeddings.vector_cache.VectorCache`: vectors computed once are
         kept there (per model id) and never computed again. ``None`` keeps nothing on disk;
         duplicates within one call are still encoded once.
+    query_precision : {"float32", "int8"}, default="float32"
+        ``"int8"`` encodes *queries* (firm texts) with a copy of the transformer whose
+        linear layers are dynamically quantised to int8 (per output channel; torch's
+        ``quantize_dynamic``), about 2.5× faster for one text on one core: the path for
+        one firm's recommendations on request with e5. Documents (policies) stay float32.
+        The vectors differ from float32 ones (cosine ≈ 0.99), so they are cached under
+        their own model id. Ignored by the static model (no linear layers to speed up).
 
     Attributes
     ----------
@@ -108,6 +115,7 @@ class TextEmbedder(BaseEstimator):
         "batch_size": "a positive int",
         "cache_dir": "None or a folder path",
         "vector_cache": "None or a folder path",
+        "query_precision": "'float32' or 'int8'",
     }
 
     def __init__(
@@ -116,11 +124,13 @@ class TextEmbedder(BaseEstimator):
         batch_size: int = 64,
         cache_dir: str | None = None,
         vector_cache: str | None = None,
+        query_precision: Literal["float32", "int8"] = "float32",
     ) -> None:
         self.model = model
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.vector_cache = vector_cache
+        self.query_precision = query_precision
 
     # -- fitting ----------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -137,6 +147,8 @@ class TextEmbedder(BaseEstimator):
             raise bad("batch_size")
         if self.batch_size < 1:
             raise bad("batch_size")
+        if self.query_precision not in ("float32", "int8"):
+            raise bad("query_precision")
         for name in ("cache_dir", "vector_cache"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str | os.PathLike):
@@ -164,6 +176,10 @@ class TextEmbedder(BaseEstimator):
             (prompts[name] for name in _DOCUMENT_PROMPT_NAMES if name in prompts), ""
         )
         self.n_texts_encoded_ = 0
+        self._query_model = None
+        self.query_model_id_ = self.model_id_
+        if self.query_precision == "int8" and _transformer(self.model_) is not None:
+            self.query_model_id_ = f"{self.model_id_}+int8-dynamic-queries"
         return self
 
     @staticmethod
@@ -209,15 +225,18 @@ class TextEmbedder(BaseEstimator):
             out.append(text.strip())
         return out
 
-    def _cache(self) -> VectorCache | None:
+    def _cache(self, role: Role = "document") -> VectorCache | None:
         if self.vector_cache is None:
             return None
-        cache = getattr(self, "_vector_cache", None)
-        if cache is None:
-            cache = self._vector_cache = VectorCache(
-                self.vector_cache, self.model_id_, self.embedding_dim_
-            )
-        return cache
+        ident = self._model_id(role)
+        caches: dict[str, VectorCache] = self.__dict__.setdefault("_vector_caches", {})
+        if ident not in caches:
+            caches[ident] = VectorCache(self.vector_cache, ident, self.embedding_dim_)
+        return caches[ident]
+
+    def _model_id(self, role: Role) -> str:
+        return getattr(self, "query_model_id_", self.model_id_) if role == "query" else (
+            self.model_id_)
 
     def _encode(self, texts: Iterable[str], role: Role) -> np.ndarray:
         check_is_fitted(self, "model_path_")
@@ -234,7 +253,7 @@ class TextEmbedder(BaseEstimator):
         vectors = np.zeros((len(distinct), self.embedding_dim_), dtype=np.float32)
         todo = np.arange(len(distinct))
 
-        cache = self._cache()
+        cache = self._cache(role)
         keys: list[bytes] = []
         if cache is not None and distinct:
             keys = [text_key(prompt, t) for t in distinct]
@@ -255,6 +274,14 @@ class TextEmbedder(BaseEstimator):
 
     def _run_model(self, texts: list[str], role: Role, prompt: str) -> np.ndarray:
         model = self._loaded_model()
+        if role == "query" and self._model_id("query") != self.model_id_:
+            vectors = self._run_int8(texts, prompt)
+            if vectors.shape != (len(texts), self.embedding_dim_):
+                raise EmbeddingModelError(
+                    self.model_path_, "model",
+                    f"returned shape {vectors.shape} for {len(texts)} texts",
+                )
+            return vectors
         encode = model.encode_query if role == "query" else model.encode_document
         vectors = encode(
             texts,
@@ -271,10 +298,76 @@ class TextEmbedder(BaseEstimator):
             )
         return vectors
 
+    def _run_int8(self, texts: list[str], prompt: str) -> np.ndarray:
+        """Mean-pooled, L2-normalised vectors from the int8 copy of the transformer.
+
+        The same steps as the sentence-transformers pipeline of the float model
+        (tokenise with its tokenizer and window, mean over the tokens the attention mask
+        keeps, normalise); only the linear layers' arithmetic differs. One text per
+        forward pass: dynamic quantisation scales activations per tensor, so in a batch
+        a text's vector would depend on its neighbours (and on padding).
+        """
+        import torch
+
+        model = self._loaded_model()
+        module = _transformer(model)
+        assert module is not None
+        quantised = self.__dict__.get("_query_model")
+        if quantised is None:
+            quantised = self._query_model = _quantised_encoder(module.auto_model)
+        out = np.empty((len(texts), self.embedding_dim_), dtype=np.float32)
+        with torch.inference_mode():
+            for i, text in enumerate(texts):
+                batch = module.tokenizer(
+                    [prompt + text], truncation=True, max_length=module.max_seq_length,
+                    return_tensors="pt",
+                )
+                pooled = quantised(**batch).last_hidden_state[0].mean(0)
+                out[i] = torch.nn.functional.normalize(pooled, p=2, dim=0).numpy()
+        return out
+
     # -- pickling ---------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """Drop the loaded model and the cache handle: they reload lazily from their folders."""
+        """Drop the loaded models and cache handles: they reload lazily from their folders."""
         state = dict(super().__getstate__())
         state.pop("model_", None)
+        state.pop("_query_model", None)
         state.pop("_vector_cache", None)
+        state.pop("_vector_caches", None)
         return state
+
+
+def _transformer(model: Any) -> Any | None:
+    """The first module of a sentence-transformers model if it is a transformer, else None."""
+    from sentence_transformers.models import Transformer
+
+    try:
+        first = model[0]
+    except (IndexError, KeyError, TypeError):
+        return None
+    return first if isinstance(first, Transformer) else None
+
+
+def _quantised_encoder(auto_model: Any) -> Any:
+    """An int8 copy of ``auto_model``'s linear layers, sharing its embedding tables.
+
+    Only the encoder stack is copied (≈ 85 MB for e5-small); the 250,002 × 384 word
+    table, the bulk of the model, is shared with the float model, not duplicated.
+    """
+    import copy
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():  # torch announces the move of this API to torchao
+        warnings.simplefilter("ignore")
+        encoder = quantize_dynamic(
+            auto_model.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig},
+            dtype=torch.qint8, inplace=False,
+        )
+    clone = copy.copy(auto_model)  # shallow: shares parameters and submodules …
+    clone._modules = dict(auto_model._modules)  # … but not the module table
+    clone._modules["encoder"] = encoder
+    clone.eval()
+    return clone

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from matcher.compile import Program, merge_ranges, pre_truth, compile_policies, region_prefixes
+from matcher.compile import Program, compile_policies, merge_ranges, pre_truth, region_prefixes
 from matcher.conditions import Criterion
 from matcher.derive import derive
 from matcher.eligibility import Evaluation
@@ -43,6 +43,7 @@ from matcher.fields import FIELDS, SIZE_CLASSES, TAX_CREDIT_RATINGS
 from matcher.kernel import BLOCK, evaluate_program
 from matcher.logic import TRUE
 from matcher.policy import Policy
+from matcher.recommend import preference_texts
 from matcher.why import attainable
 
 PREFIX_FIELDS: tuple[str, ...] = ("region_code", "industry_code")
@@ -114,6 +115,8 @@ class CompiledCatalogue:
             and any(attainable(leaf) for leaf in p.conditions.leaves())
             for p in self.policies
         ], dtype=bool)
+        # What each met preference reads like in ``why``: fixed by the catalogue.
+        self.preference_texts = preference_texts(self.policies)
         rows = [
             (i, b) for i, p in enumerate(self.policies) for b in p.benefits if b.computable
         ]
@@ -209,6 +212,12 @@ class CompiledCatalogue:
                 continue  # encode() already uses [False, True] → 1, 2
             if field not in frame.columns:
                 codes[row] = 0
+                continue
+            own = firms.vocab.get(field)
+            if own is not None:
+                # encode() already factorised the column: code k is own[k - 1], 0 unknown.
+                lut = np.array([0] + [self._code_of(field, str(u)) for u in own], dtype=np.int32)
+                codes[row] = lut[firms.codes[row]]
                 continue
             values = frame[field].astype("string").to_numpy(dtype=object, na_value=None)
             k, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -66,8 +66,23 @@ def _region_order(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return order.astype(np.int64), names[k[order] + 1]
 
 
+SMALL_ROWS = 8  # firms; up to this many are encoded value by value (see ``_encode_small``)
+
+
 def encode(derived: pd.DataFrame) -> FirmColumns:
-    """Encode a frame that already carries the derived attributes (see ``derive``)."""
+    """Encode a frame that already carries the derived attributes (see ``derive``).
+
+    A few firms (one firm on request) are encoded value by value: the same arrays and
+    frame, without the fixed cost of a sort and a factorisation per column, which is
+    most of the time for one row.
+    """
+    if 0 < len(derived) <= SMALL_ROWS:
+        return _encode_small(derived)
+    return encode_columns(derived)
+
+
+def encode_columns(derived: pd.DataFrame) -> FirmColumns:
+    """:func:`encode` by whole-column operations, for any number of firms."""
     order, region_sorted = _region_order(derived)
     n = len(order)
     # Numbers are gathered straight into the kernel's matrix; the sorted frame then
@@ -106,6 +121,71 @@ def encode(derived: pd.DataFrame) -> FirmColumns:
     qual = (
         frame["qualification_mask"].to_numpy(dtype=np.int64)
         if "qualification_mask" in frame.columns
+        else np.full(n, -1, dtype=np.int64)
+    )
+    return FirmColumns(
+        uscc=frame["uscc"].to_numpy(dtype=object),
+        order=order,
+        numeric=numeric,
+        codes=codes,
+        vocab=vocab,
+        qualification_mask=qual,
+        region_sorted=region_sorted,
+        frame=frame,
+    )
+
+
+def _strings(col: pd.Series) -> list[str | None]:
+    """Values as ``astype("string")`` gives them, None for missing."""
+    s = col if isinstance(col.dtype, pd.StringDtype) else col.astype("string")
+    return [None if v is None else str(v) for v in s.to_numpy(dtype=object, na_value=None)]
+
+
+def _encode_small(derived: pd.DataFrame) -> FirmColumns:
+    """:func:`encode_columns` for a few firms, value by value (same arrays, same frame).
+
+    Orders and vocabularies are those of ``pd.factorize(..., sort=True)``: distinct
+    values in ascending code-point order, unknown first in the region order.
+    """
+    n = len(derived)
+    columns = set(derived.columns)
+    region = _strings(derived["region_code"]) if "region_code" in columns else [None] * n
+    order_list = sorted(range(n), key=lambda i: (region[i] is not None, region[i] or ""))
+    order = np.array(order_list, dtype=np.int64)
+    region_sorted = np.array([region[i] or "" for i in order_list], dtype=str)
+    numeric = np.empty((len(NUMERIC_FIELDS), n), dtype=np.float64)
+    for i, name in enumerate(NUMERIC_FIELDS):
+        if name not in columns:
+            numeric[i] = np.nan
+            continue
+        col = derived[name]
+        values = (
+            col.to_numpy() if col.dtype == np.float64
+            else pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+        )
+        numeric[i] = values[order]
+    frame = derived.iloc[order].reset_index(drop=True)
+    codes = np.zeros((len(CODED_FIELDS), n), dtype=np.int32)
+    vocab: dict[str, list[object]] = {}
+    for i, name in enumerate(CODED_FIELDS):
+        if FIELDS[name].kind == "bool":
+            vocab[name] = [False, True]
+            if name not in columns:
+                continue  # all unknown: code 0
+            col = frame[name]
+            if not isinstance(col.dtype, pd.BooleanDtype):
+                col = col.astype("boolean")
+            values = col.to_numpy(dtype=object, na_value=None)
+            codes[i] = [0 if v is None else 2 if v else 1 for v in values]
+        else:
+            strings = _strings(frame[name]) if name in columns else [None] * n
+            uniques = sorted({v for v in strings if v is not None})
+            index = {v: k for k, v in enumerate(uniques, start=1)}
+            codes[i] = [0 if v is None else index[v] for v in strings]
+            vocab[name] = list(uniques)
+    qual = (
+        frame["qualification_mask"].to_numpy(dtype=np.int64)
+        if "qualification_mask" in columns
         else np.full(n, -1, dtype=np.int64)
     )
     return FirmColumns(

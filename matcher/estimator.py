@@ -54,7 +54,6 @@ _PARAMS: dict[str, tuple[Any, float | None, float | None]] = {
     "lexical_weight": (numbers.Real, 0.0, None),
     "dense_weight": (numbers.Real, 0.0, None),
     "preference_weight": (numbers.Real, 0.0, 1.0),
-    "value_weight": (numbers.Real, 0.0, 1.0),
     "rrf_k": (numbers.Real, 0.0, None),
     "k1": (numbers.Real, 0.0, None),
     "b": (numbers.Real, 0.0, 1.0),
@@ -96,9 +95,6 @@ class PolicyMatcher(BaseEstimator):
         BM25 term saturation and length normalisation.
     preference_weight : float in [0, 1]
         Share of the score given to meeting the policy's 优先支持 preferences.
-    value_weight : float in [0, 1]
-        Share of the rank key given to the estimated amount (log scale); 0 ranks by
-        relevance alone.
     top_k : int
         Recommendations per firm.
     near_misses : int
@@ -145,7 +141,6 @@ class PolicyMatcher(BaseEstimator):
         k1: float = 1.5,
         b: float = 0.75,
         preference_weight: float = 0.1,
-        value_weight: float = 0.1,
         top_k: int = 10,
         near_misses: int = 3,
         near_miss_gap: float = 0.3,
@@ -167,7 +162,6 @@ class PolicyMatcher(BaseEstimator):
         self.k1 = k1
         self.b = b
         self.preference_weight = preference_weight
-        self.value_weight = value_weight
         self.top_k = top_k
         self.near_misses = near_misses
         self.near_miss_gap = near_miss_gap
@@ -332,7 +326,7 @@ class PolicyMatcher(BaseEstimator):
     # -- recommendations ----------------------------------------------------------------
     def _settings(self) -> RecommendSettings:
         return RecommendSettings(
-            top_k=int(self.top_k), value_weight=float(self.value_weight),
+            top_k=int(self.top_k),
             near_misses=int(self.near_misses), near_miss_gap=float(self.near_miss_gap),
             near_miss_pool=4 * int(self.near_misses), n_terms=int(self.n_terms),
         )
@@ -352,7 +346,7 @@ class PolicyMatcher(BaseEstimator):
         return recommend_batch(
             ev, prefs, self.catalogue_.preference_owner, score, terms, settings,
             self.catalogue_.amounts(ev.firms), self.catalogue_.near_miss_candidates,
-            self.catalogue_.reason_cache,
+            self.catalogue_.reason_cache, self.catalogue_.preference_texts,
         )
 
     def iter_recommend(self, X: pd.DataFrame) -> Iterator[pd.DataFrame]:

@@ -7,18 +7,19 @@ in [0, 1]). They are never blended into one "match %". Ineligible policies are n
 among the matches; the most relevant ones that a small, attainable change would open
 are listed apart as ``near_miss``, with that change spelled out.
 
-Ranking: a policy's rank key is ``(1 - value_weight) · score + value_weight · value``,
-where ``value`` grows with the estimated amount on a log scale (¥10 → 0.14, ¥1万 → 0.57,
-¥1000万 and more → 1): relevance first, money as the second consideration. The output
-``score`` is relevance alone, so with ``value_weight > 0`` a list is not always in
-descending ``score`` order; the rank says where the policy stands.
+Ranking: by ``score`` as published (4 decimals), highest first; policies with the same
+published score by estimated ``amount``, largest first (unknown counts as none); then
+catalogue order. So every list reads in descending ``score``, and money decides only
+between policies the firm cannot tell apart by relevance — there is no hidden blended
+key behind the order (an earlier version ranked by 0.9 · score + 0.1 · log-amount, which
+put a policy below one with a lower shown score).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from matcher.eligibility import Evaluation, leaf_matrix
 from matcher.encode import NUMERIC_FIELDS
 from matcher.explain import describe
 from matcher.logic import FALSE, STATUS_NAMES, TRUE
+from matcher.policy import Policy
 from matcher.why import (
     FirmFigures,
     attainable,
@@ -40,8 +42,9 @@ from matcher.why import (
 
 MATCH = "match"
 NEAR_MISS = "near_miss"
-# Amount at which the value term saturates: ¥1000万 covers all but the largest grants.
-AMOUNT_SCALE = 1e7
+SCORE_DECIMALS = 4  # ``score`` as published, and as ranked
+# Amounts up to this (¥10万亿) stay distinct in the tie-break; larger ones tie.
+AMOUNT_CEILING = 1e13
 REASON_CACHE_SIZE = 200_000  # explanations kept between batches (cleared when exceeded)
 
 
@@ -64,17 +67,29 @@ class RecommendSettings:
     """How many to show and how near a near miss must be (see ``PolicyMatcher``)."""
 
     top_k: int = 10
-    value_weight: float = 0.1
     near_misses: int = 3
     near_miss_gap: float = 0.3
     near_miss_pool: int = 12
     n_terms: int = 5
 
 
-def value_scores(amounts: np.ndarray) -> np.ndarray:
-    """Amount (yuan) → [0, 1] on a log scale; unknown or none → 0."""
-    a = np.nan_to_num(np.asarray(amounts, dtype=np.float64), nan=0.0, neginf=0.0)
-    return np.clip(np.log1p(np.maximum(a, 0.0)) / math.log1p(AMOUNT_SCALE), 0.0, 1.0)
+def published_scores(score: np.ndarray) -> np.ndarray:
+    """``score`` rounded as it is published; the ranking uses exactly these numbers."""
+    return np.round(np.asarray(score, dtype=np.float64), SCORE_DECIMALS)
+
+
+def rank_keys(score: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """One float per (firm, policy) that orders by published score, then by amount.
+
+    The published score is a whole number of 1e-4 steps; the amount adds less than one
+    step (log scale, 0 for unknown or none, just under 1 at ``AMOUNT_CEILING``), so it
+    only orders policies whose published scores are equal. Amounts closer than about
+    one part in 10⁹ (¥1 at ¥10亿) tie, and fall back to catalogue order.
+    """
+    steps = np.rint(published_scores(score) * 10**SCORE_DECIMALS)
+    a = np.nan_to_num(np.asarray(amounts, dtype=np.float64), nan=0.0, neginf=0.0, posinf=0.0)
+    value = np.log1p(np.clip(a, 0.0, AMOUNT_CEILING)) / math.log1p(AMOUNT_CEILING)
+    return steps + 0.5 * value
 
 
 def top_per_row(key: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,9 +120,10 @@ def _amount(v: float) -> float | int | None:
     return int(r) if r == int(r) else r
 
 
-def _preference_texts(ev: Evaluation) -> list[list[str]]:
+def preference_texts(policies: Sequence[Policy]) -> list[list[str]]:
+    """Per policy, each 优先支持 preference as ``why`` lists it when met."""
     out = []
-    for p in ev.policies:
+    for p in policies:
         texts = []
         for pref in p.preferences:
             texts.append("；".join(dict.fromkeys(describe(leaf) for leaf in pref.leaves())))
@@ -125,6 +141,7 @@ def recommend_batch(
     amount_matrix: np.ndarray,
     near_miss_candidates: np.ndarray | None = None,
     reason_cache: dict[tuple[int, bytes], dict[str, list[str]]] | None = None,
+    pref_texts: list[list[str]] | None = None,
 ) -> pd.DataFrame:
     """The recommendation table for one batch of firms, in input order of the firms.
 
@@ -146,6 +163,9 @@ def recommend_batch(
     reason_cache
         Explanations by (policy, leaf values), kept by the caller across batches: they
         depend on nothing else, and one-firm requests meet the same patterns again.
+    pref_texts
+        :func:`preference_texts` of ``ev.policies``, computed once by the caller's
+        catalogue (2,000 policies take milliseconds); computed here when not given.
     """
     n_pol, n = ev.status.shape
     pos = np.empty(n, dtype=np.int64)
@@ -159,7 +179,8 @@ def recommend_batch(
             and any(attainable(leaf) for leaf in p.conditions.leaves())
             for p in ev.policies
         ], dtype=bool)
-    key = (1 - settings.value_weight) * score + settings.value_weight * value_scores(amounts)
+    published = published_scores(score)
+    key = rank_keys(score, amounts)
     match_cols, match_ok = top_per_row(key, status != FALSE, settings.top_k)
     pool = settings.near_miss_pool if settings.near_misses > 0 else 0
     near_cols, near_ok = top_per_row(key, (status == FALSE) & candidates[None, :], pool)
@@ -180,7 +201,8 @@ def recommend_batch(
         for r, vals in zip(rows, matrix, strict=True):
             leaf_rows[(r, p)] = vals
 
-    pref_texts = _preference_texts(ev)
+    if pref_texts is None:
+        pref_texts = preference_texts(ev.policies)
     pref_rows_of: list[list[int]] = [[] for _ in range(n_pol)]
     for k, owner in enumerate(preference_owner):
         pref_rows_of[int(owner)].append(k)
@@ -244,7 +266,7 @@ def recommend_batch(
                 RecommendColumns.USCC: uscc_in[i], RecommendColumns.KIND: MATCH,
                 RecommendColumns.RANK: rank, RecommendColumns.POLICY_ID: ev.policies[p].id,
                 RecommendColumns.STATUS: names[status[i, p]],
-                RecommendColumns.SCORE: round(float(score[i, p]), 4),
+                RecommendColumns.SCORE: float(published[i, p]),
                 RecommendColumns.AMOUNT: _amount(amounts[i, p]),
                 RecommendColumns.WHY: explain(i, p, words),
             })
@@ -270,7 +292,7 @@ def recommend_batch(
                 RecommendColumns.USCC: uscc_in[i], RecommendColumns.KIND: NEAR_MISS,
                 RecommendColumns.RANK: found, RecommendColumns.POLICY_ID: ev.policies[p].id,
                 RecommendColumns.STATUS: names[FALSE],
-                RecommendColumns.SCORE: round(float(score[i, p]), 4),
+                RecommendColumns.SCORE: float(published[i, p]),
                 RecommendColumns.AMOUNT: _amount(amounts[i, p]),
                 RecommendColumns.WHY: why,
             })

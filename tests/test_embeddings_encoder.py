@@ -49,6 +49,7 @@ def test_init_only_stores_parameters_and_fit_validates_them() -> None:
         "batch_size": 0,
         "cache_dir": None,
         "vector_cache": None,
+        "query_precision": "float32",
     }
     assert clone(est).get_params() == est.get_params()
     with pytest.raises(NotFittedError):
@@ -184,3 +185,38 @@ def test_no_network_is_touched(
         est = TextEmbedder(model=model).fit()
         assert est.encode_queries(FIRMS).shape[0] == 3
     assert attempts == []
+
+
+def test_int8_queries_are_close_deterministic_and_cached_apart(
+    e5: TextEmbedder, tmp_path: Path
+) -> None:
+    cache = str(tmp_path / "vectors")
+    q8 = TextEmbedder(model="e5", query_precision="int8", vector_cache=cache).fit()
+    assert q8.query_model_id_ != q8.model_id_ == e5.model_id_
+    ours, ref = q8.encode_queries(FIRMS), e5.encode_queries(FIRMS)
+    cos = np.sum(ours * ref, axis=1)
+    assert np.all(cos > 0.97) and not np.allclose(ours, ref, atol=1e-4), cos  # int8, not a copy
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # A text's vector does not depend on what it is encoded with.
+    alone = np.stack([q8.encode_queries([t])[0] for t in [FIRMS[0], *POLICIES]])
+    together = q8.encode_queries([FIRMS[0], *POLICIES])
+    np.testing.assert_array_equal(alone, together)
+    # Documents stay float32: policy vectors equal the float model's.
+    np.testing.assert_allclose(q8.encode_documents(POLICIES), e5.encode_documents(POLICIES),
+                               atol=1e-6)
+    # Its cache is its own: a float32 encoder sharing the folder re-encodes the firms.
+    float32 = TextEmbedder(model="e5", vector_cache=cache).fit()
+    np.testing.assert_allclose(float32.encode_queries(FIRMS), ref, atol=1e-6)
+    assert float32.n_texts_encoded_ == 2
+    again = TextEmbedder(model="e5", query_precision="int8", vector_cache=cache).fit()
+    np.testing.assert_array_equal(again.encode_queries(FIRMS), ours)
+    assert again.n_texts_encoded_ == 0
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(q8)).encode_queries(FIRMS), ours)
+    with pytest.raises(ValueError, match="query_precision"):
+        TextEmbedder(model="e5", query_precision="int4").fit()
+
+
+def test_int8_queries_leave_the_static_model_alone(static: TextEmbedder) -> None:
+    s8 = TextEmbedder(model="static", query_precision="int8").fit()
+    assert s8.query_model_id_ == s8.model_id_
+    np.testing.assert_array_equal(s8.encode_queries(FIRMS), static.encode_queries(FIRMS))

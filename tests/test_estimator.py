@@ -19,7 +19,7 @@ from matcher.dense import MemoizedEncoder
 from matcher.eligibility import eligibility_table, evaluate
 from matcher.estimator import PolicyMatcher
 from matcher.logic import FALSE
-from matcher.recommend import MATCH, NEAR_MISS, value_scores
+from matcher.recommend import MATCH, NEAR_MISS
 from tests._relevance_support import AS_OF, RelevanceSet, load_relevance_set, lsa_for, matcher_for
 
 # Checks that apply to an estimator whose rows are firm profile frames. The others feed
@@ -119,8 +119,8 @@ def test_eligibility_is_the_core_table_with_relevance_in_score() -> None:
     assert scores.between(0, 1).all() and scores.nunique() > 10
 
 
-def test_recommendations_exclude_ineligible_and_follow_the_rank_key() -> None:
-    m = fitted(top_k=7, value_weight=0.2)
+def test_recommendations_exclude_ineligible_and_read_in_descending_score() -> None:
+    m = fitted(top_k=7)
     X = data().firms
     table = m.recommend(X)
     matches = table[table["kind"] == MATCH]
@@ -130,23 +130,33 @@ def test_recommendations_exclude_ineligible_and_follow_the_rank_key() -> None:
     assert list(dict.fromkeys(table["uscc"])) == [u for u in X["uscc"] if u in set(table["uscc"])]
     ids = list(m.policy_ids_)
     ev, _ = m.catalogue_.evaluate(X, m.size_standard)
-    status = ev.status[:, np.argsort(ev.firms.order)]
+    back = np.argsort(ev.firms.order)
+    status = ev.status[:, back]
     rel = m.decision_function(X)
     row_of = {u: i for i, u in enumerate(X["uscc"])}
+    ties_broken = 0
     for u, group in matches.groupby("uscc", sort=False):
         i = row_of[u]
         assert list(group["rank"]) == list(range(1, len(group) + 1))
         cols = [ids.index(p) for p in group["policy_id"]]
         np.testing.assert_allclose(group["score"], rel[i, cols].round(4), atol=1e-4)
-        amounts = np.array([np.nan if a is None else a for a in group["amount"]], dtype=float)
-        key = 0.8 * rel[i, cols] + 0.2 * value_scores(amounts)
-        assert np.all(np.diff(key) <= 1e-9)  # best first
+        shown = group["score"].to_numpy(dtype=float)
+        amounts = np.array([0.0 if a is None else a for a in group["amount"]], dtype=float)
+        # What the user sees: scores never rise down the list; equal scores, more money first.
+        assert np.all(np.diff(shown) <= 0), (u, shown)
+        same = np.diff(shown) == 0
+        assert np.all(np.diff(amounts)[same] <= 0), (u, shown, amounts)
+        ties_broken += int(np.sum(same & (np.diff(amounts) < 0)))
         # Nothing eligible outside the list beats the last one shown.
-        shown = set(cols)
-        others = [j for j in range(len(ids)) if j not in shown and status[j, i] != FALSE]
+        others = [j for j in range(len(ids)) if j not in set(cols) and status[j, i] != FALSE]
         if others and len(group) == 7:
-            amt = np.array([ev.amounts(j)[np.argsort(ev.firms.order)][i] for j in others])
-            assert (0.8 * rel[i, others] + 0.2 * value_scores(amt)).max() <= key[-1] + 1e-9
+            best_other = np.round(rel[i, others], 4).max()
+            assert best_other <= shown[-1]
+            if best_other == shown[-1]:
+                amt = np.nan_to_num([ev.amounts(j)[back][i] for j in others
+                                     if np.round(rel[i, j], 4) == shown[-1]])
+                assert amt.max() <= amounts[-1]
+    assert ties_broken > 0  # the amount tie-break is exercised on this data
 
 
 def test_output_is_deterministic_and_independent_of_batch_size() -> None:

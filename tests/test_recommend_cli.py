@@ -79,6 +79,26 @@ def test_static_encoder_is_the_default_dense_model(tmp_path: Path,
     assert len(_lines(dense)) == 204 and scores_dense != scores_bm25
 
 
+def test_int8_queries_change_vectors_not_the_verdicts(tmp_path: Path) -> None:
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(FIRMS.read_text(encoding="utf-8").splitlines(keepends=True)[:6]),
+                   encoding="utf-8")
+    _, full = _run(tmp_path, "--encoder", "e5", "--top", "5", firms=few, out="f32.jsonl")
+    _, q8 = _run(tmp_path, "--encoder", "e5", "--query-precision", "int8", "--top", "5",
+                 firms=few, out="q8.jsonl")
+    a, b = _lines(full), _lines(q8)
+    assert [x["uscc"] for x in a] == [x["uscc"] for x in b]
+    scores_a = [m["score"] for x in a for m in x["matches"]]
+    scores_b = [m["score"] for x in b for m in x["matches"]]
+    assert scores_a != scores_b  # the int8 path really ran
+    for x, y in zip(a, b, strict=True):  # eligibility does not depend on the encoder
+        status_a = {m["policy_id"]: m["status"] for m in x["matches"]}
+        status_b = {m["policy_id"]: m["status"] for m in y["matches"]}
+        assert all(status_a[p] == status_b[p] for p in status_a.keys() & status_b.keys())
+        assert len({m["policy_id"] for m in x["matches"]}
+                   & {m["policy_id"] for m in y["matches"]}) >= 3
+
+
 def test_bad_profile_records_are_reported_and_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -181,7 +181,7 @@ def test_near_misses_in_recommendations() -> None:
         _firm(n=2, revenue=2e8, rd_expense=8e6),  # 4 %: eligible
     ])
     m = PolicyMatcher(policies=policies, as_of=AS_OF, size_standard=size_standard(),
-                      industry_names=industry_names(), value_weight=0.0).fit()
+                      industry_names=industry_names()).fit()
     table = m.recommend(firms)
     first = table[table["uscc"] == firms["uscc"][0]]
     near = first[first["kind"] == "near_miss"]

@@ -43,6 +43,11 @@ def register(sub: Any) -> None:
         help="dense model: static, e5, a local sentence-transformers folder, or none "
         "(default: $POLICY_MATCH_EMBEDDING_MODEL, else static)",
     )
+    p.add_argument(
+        "--query-precision", choices=("float32", "int8"), default="float32",
+        help="e5 only: encode firm texts with an int8 copy of the transformer "
+        "(≈2.5× faster per firm, policies stay float32; default float32)",
+    )
     p.add_argument("--vector-cache", default=None,
                    help="folder keeping computed vectors between runs (optional)")
     p.add_argument("--lexical-weight", type=float, default=1.0, help="BM25 weight (default 1)")
@@ -56,7 +61,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _encoder(name: str | None, vector_cache: str | None) -> Any:
+def _encoder(name: str | None, vector_cache: str | None,
+             query_precision: str = "float32") -> Any:
     """The dense encoder, loaded here at the edge (matcher/ never loads models)."""
     # Imported on use: listing the CLI's verbs must not load torch.
     from embeddings.settings import configured_model
@@ -66,7 +72,8 @@ def _encoder(name: str | None, vector_cache: str | None) -> Any:
         return None
     from embeddings.encoder import TextEmbedder
 
-    return TextEmbedder(model=choice, vector_cache=vector_cache).fit()
+    return TextEmbedder(model=choice, vector_cache=vector_cache,
+                        query_precision=query_precision).fit()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     frame, policies, n_skipped = load_inputs(args.profiles, args.policies)
     matcher = PolicyMatcher(
         policies=policies, as_of=args.as_of, size_standard=size_standard(),
-        industry_names=industry_names(), encoder=_encoder(args.encoder, args.vector_cache),
+        industry_names=industry_names(), encoder=_encoder(args.encoder, args.vector_cache, args.query_precision),
         lexical_weight=args.lexical_weight, dense_weight=args.dense_weight,
         fusion=args.fusion, top_k=args.top, near_misses=args.near_misses,
         batch_size=args.batch_size,

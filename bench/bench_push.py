@@ -9,10 +9,12 @@ Two measurements, each with its same-run baseline:
   filter ≤ 50 ms per policy.
 * **End to end** — the firms are stored (SQLite file and/or PostgreSQL). A policy is
   published and ``push.detect.detect_pending`` finds its firms: load (projected columns,
-  SQL prefilter), filter, explain, diff against the snapshots, and enqueue snapshots +
-  notifications in one transaction. *Baseline*: a full re-evaluation — load every firm
-  with every column the policies need, derive, encode, evaluate all policies, explain
-  the matches (no enqueue). Target: ≤ 1 s per newly published policy.
+  SQL prefilter), filter, explain, diff against the snapshots, and write the columnar
+  snapshots + compact fan-out outbox rows in one transaction. Then, off that path, the
+  dispatcher's expansion of fan-out rows into per-firm notifications is timed.
+  *Baseline*: a full re-evaluation — load every firm with every column the policies
+  need, derive, encode, evaluate all policies, explain the matches (no enqueue).
+  Target: ≤ 1 s per newly published policy.
 
     .venv/bin/python bench/bench_push.py                         # 1M firms, both backends
     .venv/bin/python bench/bench_push.py --firms 200000 --backend sqlite
@@ -50,6 +52,7 @@ from matcher.eligibility import Evaluation  # noqa: E402
 from matcher.encode import encode  # noqa: E402
 from matcher.kernel import evaluate_program  # noqa: E402
 from profiles.reference import size_standard  # noqa: E402
+from push import fanout  # noqa: E402
 from push.detect import DetectSettings, detect_pending  # noqa: E402
 from push.firm_table import encoded, needed_fields, read_firms  # noqa: E402
 from push.tables import PUSH_TABLES, push_state  # noqa: E402
@@ -60,6 +63,7 @@ from store.store import Store  # noqa: E402
 FIRM_SEED = 11
 POLICY_SEED = 12
 NEW_SEED = 13
+EXPAND_ROUNDS = 40  # fan-out rows expanded = EXPAND_ROUNDS × push.fanout.EXPAND_BATCH
 
 
 def ms(seconds: float) -> float:
@@ -166,10 +170,17 @@ def end_to_end(store: Store, baseline: list[Any], new: list[Any]) -> dict[str, A
                            "load_ms": ms(report.seconds.get("load_firms", 0.0)),
                            "enqueue_ms": ms(report.seconds.get("enqueue", 0.0)),
                            "firms_loaded": report.firms_loaded,
-                           "notifications": report.counts.notifications})
+                           "notifications": report.counts.notifications,
+                           "phases_ms": {k: ms(v) for k, v in report.seconds.items()}})
     phase_median = {k: ms(statistics.median(ph.get(k, 0.0) for ph in phases))
                     for k in ("load_firms", "filter", "explain", "diff", "enqueue",
                               "load_snapshots", "total")}
+    # The dispatcher's side, off the publish path: expanding fan-out rows into per-firm
+    # notifications (+ deliveries), timed on the first EXPAND_ROUNDS batches.
+    t0 = time.perf_counter()
+    _, expanded, _ = fanout.expand(store.transaction, store.clock, lambda now: now,
+                                   max_rounds=EXPAND_ROUNDS)
+    t_expand = time.perf_counter() - t0
     t0 = time.perf_counter()
     with store.transaction(write=False) as conn:
         frame = read_firms(conn, needed_fields(baseline))
@@ -190,6 +201,8 @@ def end_to_end(store: Store, baseline: list[Any], new: list[Any]) -> dict[str, A
                                 round(t_eval, 2), "explain": round(t_explain, 2),
                                 "total": round(full_s, 2), "matched_rows": len(full)},
         "ratio_full_over_e2e": round(full_s / statistics.median(totals), 1),
+        "expand": {"notifications": expanded, "s": round(t_expand, 2),
+                   "us_per_notification": round(t_expand / max(expanded, 1) * 1e6, 1)},
         "per_policy": per_policy,
     }
 

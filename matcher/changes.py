@@ -23,9 +23,9 @@ from numba import get_num_threads, set_num_threads
 
 from matcher.compile import MAX_TRACKED_LEAVES, compile_policies
 from matcher.conditions import AllOf, Condition, Criterion, Not
-from matcher.eligibility import Columns, Evaluation, leaf_matrix, eligibility_table
+from matcher.eligibility import Columns, Evaluation, eligibility_table, leaf_matrix
 from matcher.encode import FirmColumns
-from matcher.explain import node_value, blamed_leaves, describe, join_unique, leaf_values
+from matcher.explain import blamed_leaves, describe, join_unique, leaf_values, node_value
 from matcher.kernel import evaluate_program, explain_patterns
 from matcher.logic import FALSE, TRUE, UNKNOWN
 from matcher.policy import Policy
@@ -107,34 +107,83 @@ class PairJoin:
     policy_id: np.ndarray
 
 
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)``, but sorting only the distinct values, as
+    fixed-width unicode (C comparisons) — 5–10× faster for a million USCCs."""
+    codes, uniq = pd.factorize(values, sort=False)
+    uniq = np.asarray(uniq, dtype=object)
+    if len(uniq) < 2:
+        return codes, uniq
+    try:
+        order = np.argsort(uniq.astype("U"), kind="stable")  # code-point order, as str <
+    except (TypeError, ValueError):  # not all text: Python's own ordering
+        order = np.argsort(uniq, kind="stable")
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[order] = np.arange(len(uniq))
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), uniq[order]
+
+
+def _union(lk: np.ndarray, rk: np.ndarray, space: int) -> np.ndarray:
+    """Sorted distinct keys of both sides; a bitmap when the key space is small."""
+    if space <= (1 << 26):
+        seen = np.zeros(space, dtype=bool)
+        seen[lk] = True
+        seen[rk] = True
+        return np.flatnonzero(seen)
+    return np.union1d(lk, rk)
+
+
 def join_pairs(left_uscc: np.ndarray, left_policy: np.ndarray, right_uscc: np.ndarray,
-               right_policy: np.ndarray, what: str = "verdict table") -> PairJoin:
-    """Outer join of two tables on (uscc, policy_id); a pair twice in one table is an error."""
+               right_policy: np.ndarray, what: str = "verdict table",
+               sort: bool = True) -> PairJoin:
+    """Outer join of two tables on (uscc, policy_id); a pair twice in one table is an error.
+
+    With ``sort=False`` the pairs come in an unspecified (but deterministic) order and no
+    string is compared: a million pairs join in hashing time.
+    """
     n_left = len(left_uscc)
-    u_codes, u_uniq = pd.factorize(np.concatenate([left_uscc, right_uscc]).astype(object),
-                                   sort=True)
-    p_codes, p_uniq = pd.factorize(np.concatenate([left_policy, right_policy]).astype(object),
-                                   sort=True)
-    keys = u_codes.astype(np.int64) * max(len(p_uniq), 1) + p_codes
+    if sort:
+        u_codes, u_uniq = sorted_codes(np.concatenate([left_uscc, right_uscc]).astype(object))
+        p_codes, p_uniq = sorted_codes(np.concatenate([left_policy, right_policy])
+                                       .astype(object))
+    else:
+        u_codes, u_uniq = pd.factorize(np.concatenate([left_uscc, right_uscc]).astype(object))
+        p_codes, p_uniq = pd.factorize(np.concatenate([left_policy, right_policy])
+                                       .astype(object))
+    n_p = max(len(p_uniq), 1)
+    keys = u_codes.astype(np.int64) * n_p + p_codes
     lk, rk = keys[:n_left], keys[n_left:]
+    space = max(len(u_uniq), 1) * n_p
+    dense = space <= (1 << 26)
+    orders = []
     for side, k, us, ps in (("previous", lk, left_uscc, left_policy),
                             ("current", rk, right_uscc, right_policy)):
-        order = np.argsort(k, kind="stable")
-        dup = np.flatnonzero(np.diff(k[order]) == 0)
-        if len(dup):
-            i = order[dup[0]]
-            raise ValueError(f"{side} {what} has more than one row for uscc {us[i]}, "
-                             f"policy_id {ps[i]}")
-    union = np.union1d(lk, rk)
+        if dense:  # duplicates by counting, no sort
+            counts = np.bincount(k, minlength=space) if len(k) else np.zeros(0, np.int64)
+            twice = np.flatnonzero(counts[k] > 1) if len(k) else np.zeros(0, np.int64)
+            dup_at = int(twice[0]) if len(twice) else None
+            orders.append(None)
+        else:
+            order = np.argsort(k, kind="stable")
+            dup = np.flatnonzero(np.diff(k[order]) == 0)
+            dup_at = int(order[dup[0]]) if len(dup) else None
+            orders.append(order)
+        if dup_at is not None:
+            raise ValueError(f"{side} {what} has more than one row for uscc {us[dup_at]}, "
+                             f"policy_id {ps[dup_at]}")
+    union = _union(lk, rk, space)
     out = []
-    for k in (lk, rk):
+    if dense:
+        slot = np.full(space, -1, dtype=np.int64)
+        slot[union] = np.arange(len(union))
+    for k, order in zip((lk, rk), orders, strict=True):
         pos = np.full(len(union), -1, dtype=np.int64)
         if len(k):
-            order = np.argsort(k, kind="stable")
-            hit = np.searchsorted(union, k[order])
-            pos[hit] = order
+            if dense:
+                pos[slot[k]] = np.arange(len(k))
+            else:
+                pos[np.searchsorted(union, k[order])] = order
         out.append(pos)
-    n_p = max(len(p_uniq), 1)
     uscc = np.asarray(u_uniq, dtype=object)[union // n_p] if len(union) else np.empty(0, object)
     pid = np.asarray(p_uniq, dtype=object)[union % n_p] if len(union) else np.empty(0, object)
     return PairJoin(out[0], out[1], uscc, pid)

@@ -25,18 +25,22 @@ def insert_rows(
     rows: Sequence[Sequence[Any]],
     conflict: Sequence[str] | None = None,
     update: Sequence[str] = (),
-) -> None:
+    returning: str | None = None,
+) -> list[Any] | None:
     """Insert ``rows`` (tuples in ``columns`` order).
 
     With ``conflict`` (the unique key's columns), a row that already exists is skipped,
-    or, with ``update``, has those columns overwritten (an upsert).
+    or, with ``update``, has those columns overwritten (an upsert). With ``returning``
+    (PostgreSQL only), the values of that column of the rows actually written.
     """
     if not rows:
-        return
+        return [] if returning else None
     if conn.dialect.name == "postgresql":
-        _copy(conn, table, columns, rows, conflict, update)
-    else:
-        _executemany(conn, table, columns, rows, conflict, update)
+        return _copy(conn, table, columns, rows, conflict, update, returning)
+    if returning:
+        raise ValueError("returning is only supported on PostgreSQL")
+    _executemany(conn, table, columns, rows, conflict, update)
+    return None
 
 
 def _on_conflict(conflict: Sequence[str] | None, update: Sequence[str]) -> str:
@@ -106,7 +110,7 @@ def _pg_column(col: Sequence[Any]) -> Sequence[Any]:
 
 def _copy(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
           rows: Sequence[Sequence[Any]], conflict: Sequence[str] | None,
-          update: Sequence[str]) -> None:
+          update: Sequence[str], returning: str | None = None) -> list[Any] | None:
     cols = ", ".join(columns)
     stage = f"stage_{table.name}_{uuid.uuid4().hex[:12]}"
     conn.exec_driver_sql(
@@ -118,8 +122,10 @@ def _copy(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
         with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
             for row in zip(*converted, strict=True):
                 copy.write_row(row)
-    conn.exec_driver_sql(
+    result = conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage}"
-        f"{_on_conflict(conflict, update)}"
+        f"{_on_conflict(conflict, update)}" + (f" RETURNING {returning}" if returning else "")
     )
+    out = [r[0] for r in result] if returning else None
     conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return out

@@ -45,8 +45,9 @@ from matcher.changes import (
 from matcher.policy import Policy
 from push.firm_table import encoded, load_for_policy, needed_fields, read_firms
 from push.outbox import OutboxCounts, load_snapshots, write_changes
-from push.schedule import DEFAULT_DIGEST_HOUR, next_digest_at
-from push.tables import push_state, push_verdicts
+from push.schedule import DEFAULT_DIGEST_HOUR
+from push.snapshots import Loaded
+from push.tables import push_state
 from store.policy_rows import policy_from_row
 from store.schema import firms, policies, store_state
 from store.store import as_utc
@@ -144,19 +145,18 @@ class Detector:
         self.settings = settings or DetectSettings()
 
     # -- the diff and the write, shared by every unit --------------------------------
-    def _diff_and_write(self, conn: sa.Connection, prev: pd.DataFrame, cur: pd.DataFrame,
+    def _diff_and_write(self, conn: sa.Connection, prev: Loaded, cur: pd.DataFrame,
                         scope: Sequence[Policy], as_of: dt.date, report: DetectReport,
                         withdrawn: Iterable[str] = ()) -> OutboxCounts:
         t0 = time.perf_counter()
         s = self.settings
         events = newly_matched(
-            prev, cur, k_missing=s.k_missing, deadline_days=s.deadline_days, as_of=as_of,
+            prev.frame, cur, k_missing=s.k_missing, deadline_days=s.deadline_days, as_of=as_of,
             valid_until={p.id: p.valid_until for p in scope}, withdrawn=list(withdrawn),
         )
         t1 = time.perf_counter()
         now = self.store.clock()
-        counts = write_changes(conn, prev, cur, events, {p.id: p for p in scope}, as_of, now,
-                               next_digest_at(now, s.digest_hour))
+        counts = write_changes(conn, prev, cur, events, {p.id: p for p in scope}, as_of, now)
         report.time("diff", t1 - t0)
         report.time("enqueue", time.perf_counter() - t1)
         report.counts.add(counts)
@@ -169,7 +169,7 @@ class Detector:
         prow = policy_from_row(row, as_utc)
         policy = prow.policy
         t0 = time.perf_counter()
-        prev = load_snapshots(conn, where=push_verdicts.c.policy_id == policy.id)
+        prev = load_snapshots(conn, [policy.id])
         report.time("load_snapshots", time.perf_counter() - t0)
         if prow.state == "published" and _expired(policy, as_of):
             # A closed window is not news (the deadline reminder was): leave its snapshots.
@@ -209,8 +209,8 @@ class Detector:
         t2 = time.perf_counter()
         cur = matched_table(ev, self.settings.k_missing)
         t3 = time.perf_counter()
-        prev = load_snapshots(conn, join_firms_revision=(lo, hi),
-                              policy_ids=[p.id for p in scope])
+        usccs = [str(u) for u in frame[MatchColumns.USCC]]
+        prev = load_snapshots(conn, [p.id for p in scope], usccs)
         report.time("load_firms", t1 - t0)
         report.time("filter", t2 - t1)
         report.time("explain", t3 - t2)
@@ -225,10 +225,9 @@ class Detector:
                  if p.valid_until is not None and as_of <= p.valid_until <= last]
         if not scope:
             return
-        prev = load_snapshots(conn, where=push_verdicts.c.status.in_(["eligible",
-                                                                         "undetermined"]),
-                              policy_ids=[p.id for p in scope])
-        cur = prev.assign(unmet="")[list(MatchColumns.ALL)]
+        prev = load_snapshots(conn, [p.id for p in scope],
+                              statuses=["eligible", "undetermined"])
+        cur = prev.frame.assign(unmet="")[list(MatchColumns.ALL)]
         self._diff_and_write(conn, prev, cur, scope, as_of, report)
 
     # -- the pass -------------------------------------------------------------------

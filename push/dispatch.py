@@ -1,5 +1,8 @@
 """The dispatcher: claim due deliveries, send them, mark them, retry with backoff, dead-letter.
 
+**Expanding.** Each round first turns pending fan-out rows (``push.fanout``) into
+notifications and deliveries, one short idempotent transaction per batch.
+
 **Claiming.** The unit a dispatcher claims is a *channel* (one webhook URL or e-mail
 address of one firm), with a lease: ``claim_token`` and ``claimed_until`` on the channel
 row, set in one short write transaction. On PostgreSQL the candidate channels are
@@ -41,7 +44,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from push import messages
+from push import fanout, messages
+from push import secrets as secret_box
 from push.channels import email as email_channel
 from push.channels import webhook
 from push.channels.webhook import SendResult
@@ -88,6 +92,7 @@ class DispatchReport:
     digests: int = 0
     cancelled: int = 0
     channels: int = 0
+    expanded: int = 0  # notifications made from the fan-out outbox
 
     def add(self, other: DispatchReport) -> None:
         for k in vars(self):
@@ -264,10 +269,21 @@ class Dispatcher:
         return bool(ours), retry_at
 
     # -- channels ---------------------------------------------------------------------
+    def _secret(self, channel: Any) -> str | SendResult:
+        """The channel's webhook secret, decrypted; a failed send if the key is wrong
+        (retried, then dead-lettered with the reason — never sent unsigned)."""
+        try:
+            return secret_box.decrypt(self.store.engine.url, channel["secret"]) or ""
+        except secret_box.SecretKeyError as e:
+            return SendResult(ok=False, error=str(e))
+
     def _send_one(self, channel: Any, facts: messages.Facts) -> SendResult:
         if channel["kind"] == "webhook":
             body = webhook.encode_body(messages.payload(facts))
-            return webhook.post(channel["target"], body, str(facts.id), channel["secret"] or "",
+            secret = self._secret(channel)
+            if isinstance(secret, SendResult):
+                return secret
+            return webhook.post(channel["target"], body, str(facts.id), secret,
                                 int(self.clock().timestamp()), self.settings.webhook_timeout)
         smtp = self.settings.smtp
         link = smtp.unsubscribe_url(channel["unsubscribe_token"])
@@ -279,7 +295,10 @@ class Dispatcher:
                      items: Sequence[messages.Facts]) -> SendResult:
         if channel["kind"] == "webhook":
             body = webhook.encode_body(messages.digest_payload(digest_id, channel["uscc"], items))
-            return webhook.post(channel["target"], body, digest_id, channel["secret"] or "",
+            secret = self._secret(channel)
+            if isinstance(secret, SendResult):
+                return secret
+            return webhook.post(channel["target"], body, digest_id, secret,
                                 int(self.clock().timestamp()), self.settings.webhook_timeout)
         smtp = self.settings.smtp
         link = smtp.unsubscribe_url(channel["unsubscribe_token"])
@@ -288,9 +307,18 @@ class Dispatcher:
         return email_channel.send(smtp, msg)
 
     # -- loops ------------------------------------------------------------------------
+    def expand(self) -> int:
+        """Turn pending fan-out rows into notifications and deliveries (``push.fanout``)."""
+        hour = self.settings.digest_hour
+        got = fanout.expand(self.store.transaction, self.clock,
+                            lambda now: next_digest_at(now, hour))
+        return got[1]
+
     def run_once(self) -> DispatchReport:
-        """Deliver everything due now, then return (failures wait for their backoff)."""
+        """Expand pending news, deliver everything due now, then return (failures wait
+        for their backoff)."""
         total = DispatchReport()
+        total.expanded = self.expand()
         while True:
             claimed = self.claim()
             if not claimed:

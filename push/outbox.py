@@ -1,19 +1,21 @@
-"""The transactional outbox: new verdict snapshots and their notifications, written together.
+"""The transactional outbox: new verdict snapshots and their news, written together.
 
 :func:`write_changes` runs inside the caller's transaction. It
 
 1. turns the current verdicts into the new snapshot of each (firm, policy) pair, with a
    ``version`` that goes up exactly when the verdict changes (status, or the set of open
-   items);
-2. inserts one notification per event keyed by (firm, policy, event, version) with
-   ``ON CONFLICT DO NOTHING`` — so a rerun after a crash, or two detections racing,
-   computes the same keys and enqueues nothing twice;
-3. creates one delivery per (new notification, active channel) of subscribed firms,
-   unless the firm muted that topic; daily-digest subscribers' deliveries are due at the
-   next digest time.
+   items), and rewrites the columnar snapshot blobs that changed (``push.snapshots``);
+2. writes the events of each rewritten blob as one compact fan-out row keyed by the
+   blob's (policy, bucket, seq) (``push.fanout``) — a rerun after a crash finds the
+   snapshot already moved and computes nothing, and the key refuses a duplicate.
 
-If anything fails, the transaction rolls back: no snapshot moves without its
-notifications, and no notification exists without the snapshot that explains it.
+The per-firm rows (``push_notifications``, keyed by (firm, policy, event, version), and
+their ``push_deliveries``) are made when the dispatcher expands the fan-out rows, with
+``ON CONFLICT DO NOTHING``. Publishing a policy that matches a million firms therefore
+writes a few hundred rows, not two million.
+
+If anything fails, the transaction rolls back: no snapshot moves without its news, and
+no news exists without the snapshot that explains it.
 """
 
 from __future__ import annotations
@@ -24,40 +26,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from matcher.changes import (
     DEADLINE_APPROACHING,
     EventColumns,
     MatchColumns,
-    column_values,
     join_pairs,
-    take,
 )
 from matcher.policy import Policy
-from push.bulk import insert_rows
-from push.subscriptions import muted
-from push.tables import (
-    push_channels,
-    push_deliveries,
-    push_notifications,
-    push_subscriptions,
-    push_verdicts,
-)
-
-SNAPSHOT_COLUMNS = ("uscc", "policy_id", "status", "amount", "unknown", "met", "review",
-                    "version", "as_of", "updated_at")
-NOTIFICATION_COLUMNS = ("uscc", "policy_id", "event", "version", "status", "previous_status",
-                        "amount", "unknown", "met", "review", "cause", "days_left",
-                        "valid_until", "title", "as_of", "created_at")
-DELIVERY_COLUMNS = ("notification_id", "channel_id", "state", "digest", "due_at", "attempts",
-                    "created_at")
-_KEY = ["uscc", "policy_id"]
+from push import columnar, fanout, snapshots
 
 
 @dataclass
 class OutboxCounts:
-    """What one write enqueued (events computed vs rows actually new)."""
+    """What one write enqueued: events per kind, news written to the fan-out outbox
+    (``notifications``; per-firm rows appear when it is expanded), snapshot pairs changed."""
 
     events: dict[str, int] = field(default_factory=dict)
     notifications: int = 0
@@ -72,47 +58,30 @@ class OutboxCounts:
         self.snapshots += other.snapshots
 
 
-def load_snapshots(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None,
-                   join_firms_revision: tuple[int, int] | None = None,
-                   policy_ids: list[str] | None = None) -> pd.DataFrame:
-    """Stored snapshots (the "previous" verdicts) as a frame, ``as_of`` as dates."""
-    v = push_verdicts
-    stmt = sa.select(v.c.uscc, v.c.policy_id, v.c.status, v.c.amount, v.c.unknown, v.c.met,
-                     v.c.review, v.c.version, v.c.as_of)
-    if join_firms_revision is not None:
-        from store.schema import firms
-
-        lo, hi = join_firms_revision
-        stmt = stmt.join(firms, firms.c.uscc == v.c.uscc).where(
-            firms.c.revision > lo, firms.c.revision <= hi)
-    if where is not None:
-        stmt = stmt.where(where)
-    if policy_ids is not None:
-        stmt = stmt.where(v.c.policy_id.in_(policy_ids))
-    rows = conn.execute(stmt).all()
-    cols = ["uscc", "policy_id", "status", "amount", "unknown", "met", "review", "version",
-            "as_of"]
-    frame = pd.DataFrame(rows, columns=cols)
-    frame["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype("float64")
-    frame["as_of"] = pd.to_datetime(frame["as_of"], errors="coerce")
-    return frame
+def load_snapshots(conn: sa.Connection, policy_ids: list[str] | None = None,
+                   usccs: list[str] | None = None,
+                   statuses: list[str] | None = None) -> snapshots.Loaded:
+    """Stored snapshots (the "previous" verdicts) of a detection unit's scope."""
+    return snapshots.load(conn, policy_ids, usccs, statuses)
 
 
 def _new_state(prev: pd.DataFrame, cur: pd.DataFrame, as_of: dt.date) -> dict[str, np.ndarray]:
-    """Per pair (in (uscc, policy_id) order): the snapshot after this change, its version,
+    """Per pair (in no particular order): the snapshot after this change, its version,
     and whether it must be written."""
     j = join_pairs(prev["uscc"].to_numpy(dtype=object), prev["policy_id"].to_numpy(dtype=object),
                    cur[MatchColumns.USCC].to_numpy(dtype=object),
-                   cur[MatchColumns.POLICY_ID].to_numpy(dtype=object), "snapshot table")
+                   cur[MatchColumns.POLICY_ID].to_numpy(dtype=object), "snapshot table",
+                   sort=False)
     new = j.left < 0
     out: dict[str, np.ndarray] = {"uscc": j.uscc, "policy_id": j.policy_id}
     changed = np.zeros(len(j.uscc), dtype=bool)
     core = np.zeros(len(j.uscc), dtype=bool)
     for c in ("status", "unknown", "met", "review"):
-        now = take(column_values(cur, c), j.right, "ineligible" if c == "status" else "")
-        before = take(column_values(prev, c), j.left, "")
+        # Arrow text columns: a million rows compared and carried without Python strings.
+        now = _text(cur, c, j.right, "ineligible" if c == "status" else "")
+        before = _text(prev, c, j.left, "")
         out[c] = now
-        differs = now != before
+        differs = pc.not_equal(now, before).to_numpy(zero_copy_only=False)
         changed |= differs
         if c in ("status", "unknown"):
             core |= differs
@@ -136,6 +105,22 @@ def _new_state(prev: pd.DataFrame, cur: pd.DataFrame, as_of: dt.date) -> dict[st
     return out
 
 
+def _text(frame: pd.DataFrame, name: str, idx: np.ndarray, fill: str) -> pa.Array:
+    """``frame[name]`` at rows ``idx`` as Arrow text, ``fill`` where ``idx`` is -1 or the
+    value is missing (``matcher.changes.take`` + ``column_values``, without objects)."""
+    if name not in frame.columns or not len(frame):
+        return pa.nulls(len(idx), pa.string()).fill_null(fill)
+    col = frame[name]
+    if hasattr(col.array, "__arrow_array__"):
+        arr = pa.array(col.array)
+    else:
+        arr = pa.array(col.to_numpy(dtype=object), from_pandas=True)
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    taken = arr.take(pa.array(np.where(idx >= 0, idx, 0), mask=idx < 0))
+    return taken.fill_null(fill) if taken.null_count else taken
+
+
 def _floats(frame: pd.DataFrame, name: str, idx: np.ndarray) -> np.ndarray:
     values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64) if len(
         frame) else np.zeros(0)
@@ -147,28 +132,29 @@ def _floats(frame: pd.DataFrame, name: str, idx: np.ndarray) -> np.ndarray:
 
 def write_changes(
     conn: sa.Connection,
-    prev: pd.DataFrame,
+    loaded: snapshots.Loaded,
     cur: pd.DataFrame,
     events: pd.DataFrame,
     policies: Mapping[str, Policy],
     as_of: dt.date,
     now: dt.datetime,
-    digest_at: dt.datetime,
 ) -> OutboxCounts:
-    """Store new snapshots, notifications and deliveries for one diff, in ``conn``'s transaction.
+    """Store new snapshots and their fan-out news for one diff, in ``conn``'s transaction.
 
-    ``prev`` are the stored snapshots of the scope that was re-evaluated (see
+    ``loaded`` are the stored snapshots of the scope that was re-evaluated (see
     :func:`load_snapshots`), ``cur`` the current eligible/undetermined verdicts of that
     scope (``matcher.changes.matched_table``) and ``events`` the output of
     ``matcher.changes.newly_matched`` on the two (at most one event per pair).
     """
     counts = OutboxCounts()
+    prev = loaded.frame
     st = _new_state(prev, cur, as_of)
     at = np.zeros(0, dtype=np.int64)  # the state row of each event
     if len(events):
         ej = join_pairs(st["uscc"], st["policy_id"],
                         events[EventColumns.USCC].to_numpy(dtype=object),
-                        events[EventColumns.POLICY_ID].to_numpy(dtype=object), "event table")
+                        events[EventColumns.POLICY_ID].to_numpy(dtype=object), "event table",
+                        sort=False)
         if (ej.left[ej.right >= 0] < 0).any():
             raise ValueError("an event names a (uscc, policy_id) pair outside the diffed scope")
         at = np.empty(len(events), dtype=np.int64)
@@ -176,69 +162,36 @@ def write_changes(
         reminded = at[(events[EventColumns.EVENT] == DEADLINE_APPROACHING).to_numpy()]
         st["told"][reminded] = as_of
         st["write"][reminded] = True
-    w = np.flatnonzero(st["write"])
-    if len(w):
-        rows = list(zip(
-            st["uscc"][w], st["policy_id"][w], st["status"][w], st["amount"][w].tolist(),
-            st["unknown"][w], st["met"][w], st["review"][w], st["version"][w].tolist(),
-            st["told"][w], [now] * len(w), strict=True,
-        ))
-        insert_rows(conn, push_verdicts, SNAPSHOT_COLUMNS, rows, conflict=_KEY,
-                    update=SNAPSHOT_COLUMNS[2:])
-        counts.snapshots = len(rows)
+    state = {"uscc": st["uscc"], "policy_id": st["policy_id"], "status": st["status"],
+             "amount": st["amount"], "unknown": st["unknown"], "met": st["met"],
+             "review": st["review"], "version": st["version"], "as_of": st["told"]}
+    bucket = columnar.bucket_of(st["uscc"])
+    seqs = snapshots.write(conn, loaded, state, st["write"], bucket, now)
+    counts.snapshots = int(st["write"].sum())
     if not len(events):
         return counts
     counts.events = {str(k): int(v) for k, v in
                      events[EventColumns.EVENT].value_counts().sort_index().items()}
-    titles = {pid: (p.title or pid) for pid, p in policies.items()}
-    until = {pid: p.valid_until for pid, p in policies.items()}
-    pids = events[EventColumns.POLICY_ID]
-    days = events[EventColumns.DAYS_LEFT].astype("Int64")
-    amount = pd.to_numeric(events[EventColumns.AMOUNT].replace("", np.nan), errors="coerce")
-    rows = list(zip(
-        events[EventColumns.USCC], pids, events[EventColumns.EVENT],
-        st["version"][at].tolist(), events[EventColumns.STATUS],
-        events[EventColumns.PREVIOUS_STATUS], amount.astype("float64").tolist(),
-        events[EventColumns.UNKNOWN].fillna(""), st["met"][at], st["review"][at],
-        events[EventColumns.CAUSE].fillna(""),
-        [None if d is pd.NA else int(d) for d in days],
-        pids.map(until), pids.map(titles), [as_of] * len(events), [now] * len(events),
-        strict=True,
-    ))
-    before = conn.execute(sa.select(sa.func.max(push_notifications.c.id))).scalar() or 0
-    insert_rows(conn, push_notifications, NOTIFICATION_COLUMNS, rows,
-                conflict=["uscc", "policy_id", "event", "version"])
-    counts.notifications = int(conn.execute(
-        sa.select(sa.func.count()).select_from(push_notifications)
-        .where(push_notifications.c.id > before)).scalar_one())
-    counts.deliveries = _enqueue_deliveries(conn, before, policies, now, digest_at)
+    body = {
+        "uscc": events[EventColumns.USCC].reset_index(drop=True),
+        "policy_id": events[EventColumns.POLICY_ID].reset_index(drop=True),
+        "event": events[EventColumns.EVENT].reset_index(drop=True),
+        "version": st["version"][at],
+        "status": events[EventColumns.STATUS].reset_index(drop=True),
+        "previous_status": events[EventColumns.PREVIOUS_STATUS].reset_index(drop=True),
+        "amount": events[EventColumns.AMOUNT].reset_index(drop=True),
+        "unknown": events[EventColumns.UNKNOWN].reset_index(drop=True),
+        "met": st["met"].take(pa.array(at)), "review": st["review"].take(pa.array(at)),
+        "cause": events[EventColumns.CAUSE].reset_index(drop=True),
+        "days_left": events[EventColumns.DAYS_LEFT],
+    }
+    fanout.write(conn, body, bucket[at], seqs,
+                 {pid: (p.title or pid) for pid, p in policies.items()},
+                 {pid: p.valid_until for pid, p in policies.items()}, as_of, now)
+    counts.notifications = len(events)
     return counts
 
 
 def policy_topics(policy: Policy) -> frozenset[str]:
     """Topics a firm can mute that this policy belongs to (benefit kinds and mode)."""
     return frozenset({b.kind for b in policy.benefits} | {policy.mode})
-
-
-def _enqueue_deliveries(conn: sa.Connection, after_id: int, policies: Mapping[str, Policy],
-                        now: dt.datetime, digest_at: dt.datetime) -> int:
-    n, c, s = push_notifications, push_channels, push_subscriptions
-    rows = conn.execute(
-        sa.select(n.c.id, n.c.policy_id, n.c.event, c.c.id.label("channel_id"), s.c.digest,
-                  s.c.muted_topics)
-        .join(c, sa.and_(c.c.uscc == n.c.uscc, c.c.active.is_(True)))
-        .join(s, s.c.uscc == n.c.uscc)
-        .where(n.c.id > after_id)
-        .order_by(n.c.id, c.c.id)
-    ).all()
-    topics = {pid: policy_topics(p) for pid, p in policies.items()}
-    out = []
-    for r in rows:
-        if muted(r.muted_topics or [], r.event, r.policy_id,
-                 topics.get(r.policy_id, frozenset())):
-            continue
-        daily = r.digest == "daily"
-        out.append((r.id, r.channel_id, "pending", daily, digest_at if daily else now, 0, now))
-    insert_rows(conn, push_deliveries, DELIVERY_COLUMNS, out,
-                conflict=["notification_id", "channel_id"])
-    return len(out)

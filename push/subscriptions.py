@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from matcher.changes import DEADLINE_APPROACHING, EVENTS, NEWLY_ELIGIBLE, NEWLY_UNDETERMINED
 from matcher.policy import BENEFIT_KINDS, MODES
+from push import secrets as secret_box
 from push.bulk import insert_rows
 from push.schedule import next_digest_at
 from push.tables import (
@@ -34,7 +35,6 @@ from push.tables import (
     push_deliveries,
     push_notifications,
     push_subscriptions,
-    push_verdicts,
 )
 from store.schema import policies
 from store.store import as_utc
@@ -224,7 +224,7 @@ class Channel:
     uscc: str
     kind: str
     target: str
-    secret: str | None
+    secret: str | None  # as stored: encrypted (``push.secrets.decrypt`` to sign)
     unsubscribe_token: str
 
 
@@ -241,6 +241,13 @@ def put_subscription(conn: sa.Connection, uscc: str, sub: SubscriptionIn,
     dropped one is deactivated and its pending deliveries cancelled; an e-mail address
     that was unsubscribed stays off until it is listed again here.
     """
+    from push import fanout
+    from push.columnar import bucket_of
+
+    # News still in the compact outbox is expanded under the channels as they were, so
+    # channels opened here get it through ``catch_up`` (still true, not muted) only.
+    fanout.expand_some(conn, now, next_digest_at(now), bucket=int(bucket_of([uscc])[0]),
+                       limit=1_000_000)
     values = {"digest": sub.digest, "daily_cap": sub.daily_cap,
               "muted_topics": list(sub.muted_topics), "updated_at": now}
     done = conn.execute(sa.update(push_subscriptions)
@@ -254,7 +261,8 @@ def put_subscription(conn: sa.Connection, uscc: str, sub: SubscriptionIn,
     wanted = {(c.type, _target(c)): c for c in sub.channels}
     opened: list[int] = []  # channels that were off or did not exist: they catch up
     for key, c in wanted.items():
-        secret = c.secret if isinstance(c, WebhookChannelIn) else None
+        secret = (secret_box.encrypt(secret_box.conn_url(conn), c.secret)
+                  if isinstance(c, WebhookChannelIn) else None)  # encrypted at rest
         if key in existing:
             conn.execute(sa.update(push_channels).where(push_channels.c.id == existing[key].id)
                          .values(secret=secret, active=True, unsubscribed_at=None,
@@ -284,16 +292,21 @@ def catch_up(conn: sa.Connection, uscc: str, channel_ids: list[int], sub: Subscr
     fatigue rules apply on the way out: mutes here, the daily cap and digest in the
     dispatcher. Returns the number of deliveries queued.
     """
-    n, v, p = push_notifications, push_verdicts, policies
+    from push import snapshots
+
+    n, p = push_notifications, policies
     rows = conn.execute(
-        sa.select(n.c.id, n.c.policy_id, n.c.event)
-        .join(v, sa.and_(v.c.uscc == n.c.uscc, v.c.policy_id == n.c.policy_id,
-                         v.c.version == n.c.version))
+        sa.select(n.c.id, n.c.policy_id, n.c.event, n.c.version)
         .where(n.c.uscc == uscc, n.c.event.in_(CATCH_UP_EVENTS),
-               n.c.created_at >= now - dt.timedelta(days=CATCH_UP_DAYS),
-               v.c.status.in_(["eligible", "undetermined"]))
+               n.c.created_at >= now - dt.timedelta(days=CATCH_UP_DAYS))
         .order_by(n.c.id)
     ).all()
+    if rows:
+        snap = snapshots.current(conn, uscc, sorted({r.policy_id for r in rows}))
+        live = {(pid, int(ver)) for pid, ver, st in zip(
+            snap["policy_id"], snap["version"], snap["status"], strict=True)
+            if st in ("eligible", "undetermined")}
+        rows = [r for r in rows if (r.policy_id, int(r.version)) in live]
     if not rows:
         return 0
     docs = dict(conn.execute(sa.select(p.c.id, p.c.document)

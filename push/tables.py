@@ -2,22 +2,34 @@
 
 Why these shapes:
 
-* ``push_verdicts`` is what each firm was last told per policy — the "previous" side
-  of :func:`matcher.changes.newly_matched`. It is sparse: a pair gets a row only once it
-  is worth telling (eligible, or undetermined with few open items) and keeps it after,
-  so its ``version`` keeps counting and a firm that becomes eligible again is told again.
-* ``push_notifications`` is the outbox and the in-app inbox at once: one row per
-  (firm, policy, event, verdict version), enforced by a unique key, so a crash or a
-  rerun of detection can never enqueue the same news twice. ``read_at`` is the inbox's
-  read mark. It keeps the facts (status, amount, fields, conditions met) as plain
-  columns, not rendered text: enqueueing 100,000 events must stay cheap, and the
-  Chinese message is rendered from them when it is sent or read (``push.messages``).
+* ``push_snapshots`` is what each firm was last told per policy — the "previous" side
+  of :func:`matcher.changes.newly_matched` — stored columnar: one row per (policy,
+  bucket of firms) holding a compressed Arrow blob of (uscc, status, amount, unknown,
+  met, review, version, as_of) (``push.snapshots``, ``push.columnar``). A policy that
+  matches a million firms is a few hundred rows, not a million. It is sparse: a pair
+  gets an entry only once it is worth telling and keeps it after, so its ``version``
+  keeps counting and a firm that becomes eligible again is told again. ``seq`` counts
+  the rewrites of a blob.
+* ``push_fanout`` is the compact outbox: one row per (policy, bucket, snapshot seq)
+  with the events of that snapshot change as a compressed blob, written in the same
+  transaction as the snapshot (unique key: a rerun cannot enqueue it twice). The
+  dispatcher expands it into ``push_notifications`` + ``push_deliveries`` when it
+  claims it (``push.fanout``), idempotently, in one transaction.
+* ``push_notifications`` is the expanded outbox and the in-app inbox at once: one row
+  per (firm, policy, event, verdict version), enforced by a unique key, so expanding a
+  fan-out row twice (a crash, two dispatchers) can never enqueue the same news twice.
+  ``read_at`` is the inbox's read mark. It keeps the facts (status, amount, fields,
+  conditions met) as plain columns, not rendered text: expanding 100,000 events must
+  stay cheap, and the Chinese message is rendered from them when it is sent or read
+  (``push.messages``).
 * ``push_deliveries`` is one row per (notification, channel): what the dispatcher
   claims, retries with backoff and finally marks ``sent`` or ``dead``.
 * ``push_channels`` carries the dispatcher's lease (``claim_token``/``claimed_until``):
   one dispatcher at a time owns a channel, which is what makes the daily cap and the
   digest exact without counting races between processes.
-* The webhook ``secret`` is stored as given: signing needs it, so it cannot be hashed.
+* The webhook ``secret`` is stored encrypted (``push.secrets``, Fernet, ``fernet:<token>``):
+  signing needs it back, so it cannot be hashed, and a copy of the database alone must
+  not be enough to forge signatures.
 """
 
 from __future__ import annotations
@@ -37,19 +49,34 @@ push_state = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
-push_verdicts = sa.Table(
-    "push_verdicts",
+push_snapshots = sa.Table(
+    "push_snapshots",
     metadata,
-    sa.Column("uscc", sa.String(18), primary_key=True),
-    sa.Column("policy_id", sa.String(200), primary_key=True, index=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("amount", sa.Float),
-    sa.Column("unknown", sa.Text, nullable=False),
-    sa.Column("met", sa.Text, nullable=False),
-    sa.Column("review", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("policy_id", sa.String(200), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+push_fanout = sa.Table(
+    "push_fanout",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("policy_id", sa.String(200), nullable=False),
+    sa.Column("bucket", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("valid_until", sa.Date),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expanded_at", Timestamp),
+    sa.UniqueConstraint("policy_id", "bucket", "seq"),
+    sa.Index("ix_push_fanout_expanded_at_id", "expanded_at", "id"),
+    sa.Index("ix_push_fanout_bucket_expanded_at", "bucket", "expanded_at"),
 )
 
 push_notifications = sa.Table(
@@ -131,6 +158,6 @@ push_deliveries = sa.Table(
 )
 
 PUSH_TABLES: tuple[sa.Table, ...] = (
-    push_state, push_verdicts, push_notifications, push_subscriptions, push_channels,
-    push_deliveries,
+    push_state, push_snapshots, push_fanout, push_notifications, push_subscriptions,
+    push_channels, push_deliveries,
 )

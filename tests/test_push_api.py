@@ -249,3 +249,50 @@ def test_fuzzed_push_requests_never_get_a_server_error(world: World) -> None:
                 pass
     assert len(labels) == 8, labels
     assert failures == []
+
+
+def test_put_firm_enqueues_its_news_in_the_same_transaction(world: World) -> None:
+    """``PUT /firms/{uscc}``: the profile and the news about it commit together."""
+    world.store.put_policy(policy(), actor="t", publish=True)
+    headers = world.auth("admin")
+    before = world.client.get(f"/firms/{world.b}/inbox", headers=headers).json()
+    assert [i["event"] for i in before["items"]] == ["newly_eligible"]
+    # b falls below the revenue floor through the API: told at once, no detection round ran.
+    low = {k: v for k, v in firm(2, revenue=5_000_000.0).items() if v is not None}
+    r = world.client.put(f"/firms/{world.b}", json=json.loads(json.dumps(low, default=str)),
+                         headers=headers)
+    assert r.status_code in (200, 201), r.text
+    after = world.client.get(f"/firms/{world.b}/inbox", headers=headers).json()
+    assert [i["event"] for i in after["items"]] == ["no_longer_eligible", "newly_eligible"]
+    # The same profile again is not news.
+    world.client.put(f"/firms/{world.b}", json=json.loads(json.dumps(low, default=str)),
+                     headers=headers)
+    assert world.client.get(f"/firms/{world.b}/inbox", headers=headers).json()["total"] == 2
+
+
+def test_a_failing_detection_rolls_back_the_profile_write(world: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import push.detect
+
+    world.store.put_policy(policy(), actor="t", publish=True)
+    revision = world.store.firm(world.b).revision  # type: ignore[union-attr]
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("detection failed")
+
+    monkeypatch.setattr(push.detect.Detector, "firm_unit", boom)
+    with pytest.raises(RuntimeError, match="detection failed"):
+        world.store.put_firm(firm(2, revenue=5_000_000.0), actor="t")
+    stored = world.store.firm(world.b)
+    assert stored is not None and stored.revision == revision
+    assert stored.record["revenue"] == 30_000_000.0
+
+
+def test_bulk_import_chunks_enqueue_their_news(world: World) -> None:
+    world.store.put_policy(policy(), actor="t", publish=True)
+    news = [firm(i) for i in range(10, 40)]
+    world.store.import_firms(((str(r["uscc"]), r) for r in news), source="t", actor="t",
+                             chunk_size=7)
+    for r in news[::9]:
+        page = world.client.get(f"/firms/{r['uscc']}/inbox", headers=world.auth("admin")).json()
+        assert [i["event"] for i in page["items"]] == ["newly_eligible"]

@@ -18,10 +18,11 @@ from matcher.eligibility import evaluate
 from profiles.read import normalize_profile, profiles_frame
 from profiles.reference import size_standard
 from push.detect import Detector, DetectReport, detect_pending
+from push.fanout import expand_store
 from push.firm_table import load_for_policy, read_firms
 from push.schedule import CHINA
 from push.subscriptions import SubscriptionIn, put_subscription
-from push.tables import push_deliveries, push_notifications, push_verdicts
+from push.tables import push_deliveries, push_fanout, push_notifications, push_snapshots
 from store.events import load_listeners
 from store.schema import policies
 from store.store import Store
@@ -40,6 +41,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def notifications(store: Store, **where: Any) -> list[Any]:
+    """Per-firm notifications, after expanding the fan-out outbox (as a dispatcher does)."""
+    expand_store(store)
     n = push_notifications
     stmt = sa.select(n).order_by(n.c.id)
     for k, v in where.items():
@@ -82,12 +85,13 @@ def test_a_crash_before_commit_leaves_no_trace(store: Store) -> None:
     detector = Detector(store)
     with pytest.raises(RuntimeError, match="crash"), store.transaction() as conn:
         row = conn.execute(sa.select(policies)).mappings().one()
-        detector.policy_unit(conn, row, AS_OF, DetectReport())
-        assert conn.execute(sa.select(sa.func.count()).select_from(push_notifications)
-                            ).scalar_one() == 2
+        report = DetectReport()
+        detector.policy_unit(conn, row, AS_OF, report)
+        assert report.counts.notifications == 2
+        assert conn.execute(sa.select(sa.func.sum(push_fanout.c.n))).scalar_one() == 2
         raise RuntimeError("crash between writing the outbox and committing")
     with store.engine.connect() as conn:
-        for t in (push_notifications, push_verdicts):
+        for t in (push_notifications, push_snapshots, push_fanout):
             assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0
     detect_pending(store, AS_OF)
     assert len(notifications(store)) == 2
@@ -176,10 +180,11 @@ def test_publish_enqueues_in_the_same_transaction(store: Store) -> None:
     # No detection pass ran: the listener enqueued inside the publishing transaction.
     assert len(notifications(store)) == 2
     store.put_firm(firm(2, revenue=25_000_000.0), actor="t")
-    # A firm edit is left to the next detection round (see push.listeners).
-    assert (B["uscc"], "newly_eligible") not in events_of(store)
-    assert detect_pending(store, AS_OF).counts.notifications == 1
+    # A firm edit is detected in the transaction that writes it (see push.listeners) …
     assert (B["uscc"], "newly_eligible") in events_of(store)
+    # … and moved the watermark: the next round has nothing to add.
+    assert detect_pending(store, AS_OF).counts.notifications == 0
+    assert len(notifications(store)) == 3
 
 
 def test_deliveries_follow_subscriptions(store: Store, clock: Clock) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from api.deps import StoreDep, UsccPath, not_found_firm, require, visible_uscc
 from api.routes import ERRORS
 from api.schemas.common import MessageOut
-from push.channels.inbox import InboxPage, list_inbox, mark_all_read, mark_read
+from push.channels.inbox import InboxPage, expand_for, list_inbox, mark_all_read, mark_read
 from push.subscriptions import (
     SubscriptionIn,
     SubscriptionOut,
@@ -103,6 +103,7 @@ def delete_firm_subscription(uscc: UsccPath, key: Writer, store: StoreDep) -> Su
 def get_inbox(uscc: UsccPath, key: Reader, store: StoreDep, unread: bool = False,
               limit: Limit = 50, offset: Offset = 0) -> InboxPage:
     code = _stored(store, key, uscc)
+    expand_for(store, code)
     with store.transaction(write=False) as conn:
         return list_inbox(conn, code, unread_only=unread, limit=limit, offset=offset)
 

@@ -70,7 +70,8 @@ def _summary(det: DetectReport | None, rep: DispatchReport) -> str:
         events = ", ".join(f"{n} {e}" for e, n in sorted(det.counts.events.items())) or "none"
         parts.append(f"detected {det.counts.notifications} new notification(s) ({events}) "
                      f"from {len(det.policies)} changed policies and {det.firms} changed firms")
-    parts.append(f"sent {rep.sent}, retrying {rep.failed}, dead {rep.dead}, "
+    parts.append(f"expanded {rep.expanded} notification(s) from the outbox, "
+                 f"sent {rep.sent}, retrying {rep.failed}, dead {rep.dead}, "
                  f"folded into digest {rep.folded}, digests {rep.digests}, "
                  f"cancelled {rep.cancelled}")
     return "policy-match: " + "; ".join(parts)

@@ -1,13 +1,17 @@
 """In-app inbox: every notification of a firm, newest first, with a read mark.
 
 The inbox is the outbox table read by firm: nothing is copied, so a notification is in
-the inbox the moment its transaction commits, whatever the firm's channels, mutes and
-caps are (those limit pushes, not what the firm can look up).
+the inbox the moment it is expanded from the fan-out outbox, whatever the firm's
+channels, mutes and caps are (those limit pushes, not what the firm can look up).
+Reading an inbox first expands the pending fan-out rows of the firm's bucket
+(:func:`expand_for`), so news committed by detection is there even before a dispatcher
+ran.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -45,6 +49,18 @@ class InboxPage(BaseModel):
     offset: int
 
 
+
+
+def expand_for(store: Any, uscc: str) -> int:
+    """Expand the pending fan-out rows that may hold news for ``uscc`` (its bucket)."""
+    from push import fanout
+    from push.columnar import bucket_of
+
+    bucket = int(bucket_of([uscc])[0])
+    with store.transaction(write=False) as conn:
+        if not fanout.pending(conn, bucket):
+            return 0
+    return fanout.expand_store(store, bucket)
 
 
 def list_inbox(conn: sa.Connection, uscc: str, *, unread_only: bool = False,

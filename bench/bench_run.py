@@ -6,8 +6,10 @@ run — the machine is shared and noisy:
 
 * floor        ``matcher.eligibility.evaluate`` over all firms already in memory
                (derive, encode, compile, kernel): the evaluation alone.
+* floor+rows   the same plus ``matcher.rows.listed_rows`` (eligible/undetermined, firms
+               by uscc): the columnar rows the run builds, still without any I/O.
 * floor+table  the same plus ``eligibility_table(statuses=eligible/undetermined)``: the
-               core's whole work for the list, still without any I/O.
+               core's table of strings (for comparison; the run no longer builds it).
 * single       ``policy-match run`` (read Parquet, validate, evaluate, stack, checkpoint,
                merge, write CSV and Parquet) in one process.
 * dask-2       the same with ``--workers 2`` (a local Dask cluster of two processes,
@@ -66,7 +68,9 @@ def _make_inputs(d: Path, n: int, m: int, seed: int) -> tuple[Path, Path]:
 _FLOOR = r"""
 import datetime as dt, json, resource, sys, time
 import pyarrow.parquet as pq
+import numpy as np
 from matcher.eligibility import evaluate, eligibility_table
+from matcher.rows import listed_rows
 from policies.read import read_policies
 from profiles.reference import size_standard
 from runs.columns import frame_from_arrow
@@ -81,10 +85,17 @@ def cpu():
 t, c = time.perf_counter(), cpu()
 ev = evaluate(frame, policies, as_of, ss)
 t_eval, c_eval = time.perf_counter() - t, cpu() - c
+t1, c1 = time.perf_counter(), cpu()
+order = np.argsort(ev.firms.uscc.astype("S18"), kind="stable")
+rows = listed_rows(ev, ["eligible", "undetermined"], order)
+t_rows, c_rows = time.perf_counter() - t1, cpu() - c1
+t1, c1 = time.perf_counter(), cpu()
 table = eligibility_table(ev, statuses=["eligible", "undetermined"])
-t_table, c_table = time.perf_counter() - t, cpu() - c
-print(json.dumps({"evaluate": t_eval, "evaluate_table": t_table, "rows": len(table),
-                  "cpu_evaluate": c_eval, "cpu_evaluate_table": c_table,
+t_table, c_table = time.perf_counter() - t1, cpu() - c1
+assert len(table) == len(rows)
+print(json.dumps({"evaluate": t_eval, "evaluate_table": t_eval + t_table, "rows": len(table),
+                  "evaluate_rows": t_eval + t_rows, "cpu_evaluate_rows": c_eval + c_rows,
+                  "cpu_evaluate": c_eval, "cpu_evaluate_table": c_eval + c_table,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -127,6 +138,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-excel", action="store_true")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
         d = Path(tmp)
         t = time.perf_counter()
@@ -154,6 +166,8 @@ def main() -> None:
     print(f"{'step':<34}{'wall s':>9}{'× floor':>9}{'CPU s':>9}{'peak RSS MB':>13}")
     lines = [
         ("floor: evaluate (in memory)", e, floor["cpu_evaluate"], floor["rss_mb"]),
+        ("floor + listed_rows (columnar)", floor["evaluate_rows"], floor["cpu_evaluate_rows"],
+         floor["rss_mb"]),
         ("floor + eligibility_table", floor["evaluate_table"], floor["cpu_evaluate_table"],
          floor["rss_mb"]),
         ("single process, end to end", single["wall"], single["cpu"], single["rss_mb"]),
@@ -166,7 +180,8 @@ def main() -> None:
         lines.append(("single + Excel workbook", excel["wall"], excel["cpu"], excel["rss_mb"]))
     for name, wall, cpu, rss in lines:
         print(f"{name:<34}{wall:>9.2f}{wall / e:>9.1f}{cpu:>9.1f}{rss:>13.0f}")
-    print(f"load average during the benchmark: {os.getloadavg()[0]:.1f} (2 cores)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores); "
+          f"at the start: {load0:.1f}")
     print(f"dask: driver {dask['rss_mb']:.0f} MB, largest worker {dask['child_rss_mb']:.0f} MB")
 
 

@@ -53,16 +53,25 @@ class Evaluation:
 
     def reasons(self, p: int, firm_idx: np.ndarray) -> tuple[list[str], list[str]]:
         """``unmet`` and ``unknown`` strings for firms (region-order indices) of policy p."""
+        codes, unmet, unknown = self.reason_codes(p, firm_idx)
+        return (np.array(unmet, dtype=object)[codes].tolist(),
+                np.array(unknown, dtype=object)[codes].tolist())
+
+    def reason_codes(self, p: int, firm_idx: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+        """Reasons as codes: per firm an index into the (``unmet``, ``unknown``) texts.
+
+        The texts are worded once per distinct pattern of failed/unknown leaves, so a
+        caller that keeps the codes (a columnar list) never builds a string per row.
+        """
         policy = self.policies[p]
         n = len(firm_idx)
         if not policy.valid_on(self.as_of):
             window = f"{policy.valid_from or '—'} 至 {policy.valid_until or '—'}"
-            return [f"不在政策有效期内（{window}）"] * n, [""] * n
+            return np.zeros(n, dtype=np.intp), [f"不在政策有效期内（{window}）"], [""]
         if policy.conditions is None or n == 0:
-            return [""] * n, [""] * n
+            return np.zeros(n, dtype=np.intp), [""], [""]
         leaves = self.program.leaves[p]
         if len(leaves) <= MAX_TRACKED_LEAVES:
-            # Reasons are worded once per distinct pattern of failed/unknown leaves.
             fm, um, inverse = explain_patterns(self.program, self.firms, p, firm_idx)
             texts = [reasons(policy.conditions, leaves, leaf_values(len(leaves), int(f), int(u)))
                      for f, u in zip(fm, um, strict=True)]
@@ -71,9 +80,8 @@ class Evaluation:
             keys, inverse = np.unique(values, axis=0, return_inverse=True)
             texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
             inverse = inverse.reshape(-1)
-        unmet = np.array([t[0] for t in texts], dtype=object)[inverse].tolist()
-        unknown = np.array([t[1] for t in texts], dtype=object)[inverse].tolist()
-        return unmet, unknown
+        return (np.asarray(inverse, dtype=np.intp), [t[0] for t in texts],
+                [t[1] for t in texts])
 
 
 def leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,22 @@ def _blank(v: Any) -> bool:
     )
 
 
-def _number(v: Any, name: str, factor: float, where: str) -> float:
+def _decimal_product(d: Decimal, factor: float) -> float:
+    """``d × factor`` as the decimal numbers they are written as, then rounded once.
+
+    57 under 占比(%) is 0.57 and 0.07 亿元 is 7,000,000 yuan exactly; binary floating
+    point (57 × 0.01 = 0.5700000000000001) would put values written exactly on a
+    threshold (比例不高于57%) on its wrong side.
+    """
+    return float(d * Decimal(repr(float(factor))))
+
+
+def parse_number(v: Any, name: str, factor: float, where: str) -> float:
+    """A contract number (yuan, fraction, count) from a number or text such as "1,200" or "3%".
+
+    Public because the column-wise reader (``runs.columns``) must give the same verdict and
+    message as this record reader for every value. ``factor`` converts the input unit to yuan.
+    """
     if isinstance(v, bool):
         raise RecordError(where, name, f"expected a number, got {v!r}")
     if isinstance(v, str):
@@ -62,13 +78,18 @@ def _number(v: Any, name: str, factor: float, where: str) -> float:
         for suffix, f in (("%", 0.01), ("％", 0.01), ("‰", 0.001)):
             if s.endswith(suffix):
                 s, scale = s[: -len(suffix)], f
+                # "25%" states its own unit: under a 占比(%) header it is still 0.25, and a
+                # percentage of a money or count field is a mistake, not a tiny number.
+                if name not in RATIO_FIELDS:
+                    raise RecordError(where, name, f"expected a number, got {v!r}")
+                factor = 1.0
         try:
-            v = float(s) * scale
-        except ValueError:
+            v = _decimal_product(Decimal(s), scale)
+        except (InvalidOperation, ValueError):
             raise RecordError(where, name, f"expected a number, got {v!r}") from None
     if not isinstance(v, int | float) or not math.isfinite(v):
         raise RecordError(where, name, f"expected a number, got {v!r}")
-    value = float(v) * factor
+    value = _decimal_product(Decimal(v) if isinstance(v, int) else Decimal(repr(float(v))), factor)
     if value < 0:
         raise RecordError(where, name, f"must not be negative, got {v!r}")
     if name in RATIO_FIELDS and value > 1:
@@ -82,7 +103,8 @@ def _number(v: Any, name: str, factor: float, where: str) -> float:
     return value
 
 
-def _bool(v: Any, name: str, where: str) -> bool:
+def parse_bool(v: Any, name: str, where: str) -> bool:
+    """True/false from a bool or the usual spellings (是/否, yes/no, 1/0)."""
     if isinstance(v, bool):
         return v
     s = str(v).strip().lower()
@@ -93,10 +115,14 @@ def _bool(v: Any, name: str, where: str) -> bool:
     raise RecordError(where, name, f"expected true/false (是/否), got {v!r}")
 
 
+_LEVEL_NAMES = {"国家级": "national", "国家": "national", "省级": "provincial", "省": "provincial",
+                "市级": "city", "市": "city", "市州级": "city", "县级": "county", "县": "county",
+                "区县级": "county", "县区级": "county", "区级": "county"}
+
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
 
 
-def _date(v: Any, name: str, where: str) -> str:
+def parse_date(v: Any, name: str, where: str) -> str:
     """ISO date from 2020-05-06, 2020/5/6, 2020.5.6 or 2020年5月6日 (spreadsheets vary)."""
     if isinstance(v, dt.datetime | pd.Timestamp):
         return v.date().isoformat()
@@ -111,7 +137,8 @@ def _date(v: Any, name: str, where: str) -> str:
         raise RecordError(where, name, f"expected a date YYYY-MM-DD, got {v!r}") from None
 
 
-def _region(v: Any, where: str) -> str:
+def parse_region_code(v: Any, where: str) -> str:
+    """A GB/T 2260 region code (6 digits, known), tolerating a spreadsheet's trailing ".0"."""
     s = str(v).strip()
     if s.endswith(".0"):
         s = s[:-2]
@@ -122,7 +149,8 @@ def _region(v: Any, where: str) -> str:
     return s
 
 
-def _industry(v: Any, where: str) -> str:
+def parse_industry_code(v: Any, where: str) -> str:
+    """A known GB/T 4754-2017 industry code, upper-cased."""
     s = str(v).strip().upper()
     if s not in industry_names():
         raise RecordError(
@@ -132,7 +160,8 @@ def _industry(v: Any, where: str) -> str:
     return s
 
 
-def _qualifications(v: Any, where: str, warnings: list[RecordError]) -> list[dict[str, Any]]:
+def parse_qualifications(v: Any, where: str, warnings: list[RecordError]) -> list[dict[str, Any]]:
+    """Qualifications from a list, JSON text or "a;b" text; unknown names: warned, dropped."""
     if isinstance(v, str):
         text = v.strip()
         if text.startswith("["):
@@ -160,7 +189,9 @@ def _qualifications(v: Any, where: str, warnings: list[RecordError]) -> list[dic
             continue
         item: dict[str, Any] = {"name": name}
         level = q.get("level")
-        if level is not None:
+        if isinstance(level, str):  # Chinese exports write 国家级/省级 (or 国家/省)
+            level = _LEVEL_NAMES.get(level.strip(), level.strip().lower())
+        if level is not None and not _blank(level):
             if level not in QUALIFICATION_LEVELS:
                 raise RecordError(
                     where, f"{path}.level",
@@ -169,12 +200,13 @@ def _qualifications(v: Any, where: str, warnings: list[RecordError]) -> list[dic
             item["level"] = level
         for key in ("valid_from", "valid_until"):
             if not _blank(q.get(key)):
-                item[key] = _date(q[key], f"{path}.{key}", where)
+                item[key] = parse_date(q[key], f"{path}.{key}", where)
         out.append(item)
     return out
 
 
-def _tags(v: Any, where: str) -> list[str]:
+def parse_tags(v: Any, where: str) -> list[str]:
+    """Tags from a list of strings or "a;b、c" text."""
     if isinstance(v, str):
         return [t.strip() for t in v.replace("、", ";").replace(",", ";").split(";") if t.strip()]
     if isinstance(v, list) and all(isinstance(t, str) for t in v):
@@ -205,24 +237,24 @@ def normalize_profile(
             warnings.append(RecordError(where, key, "not a contract field; ignored"))
             continue
         if key == "region_code":
-            rec[key] = _region(v, where)
+            rec[key] = parse_region_code(v, where)
         elif key == "industry_code":
-            rec[key] = _industry(v, where)
+            rec[key] = parse_industry_code(v, where)
         elif key == "established_on":
-            rec[key] = _date(v, key, where)
+            rec[key] = parse_date(v, key, where)
         elif key in NUMERIC_PROFILE_FIELDS:
-            rec[key] = _number(v, key, factors.get(key, 1.0), where)
+            rec[key] = parse_number(v, key, factors.get(key, 1.0), where)
         elif key in BOOL_PROFILE_FIELDS:
-            rec[key] = _bool(v, key, where)
+            rec[key] = parse_bool(v, key, where)
         elif key == "tax_credit_rating":
             s = str(v).strip().upper().removesuffix("级")
             if s not in TAX_CREDIT_RATINGS:
                 raise RecordError(where, key, f"expected one of A, B, M, C, D, got {v!r}")
             rec[key] = s
         elif key == "qualifications":
-            rec[key] = _qualifications(v, where, warnings)
+            rec[key] = parse_qualifications(v, where, warnings)
         elif key == "tags":
-            rec[key] = _tags(v, where)
+            rec[key] = parse_tags(v, where)
         else:  # business_scope, products
             if not isinstance(v, str):
                 raise RecordError(where, key, f"expected text, got {type(v).__name__}")

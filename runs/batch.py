@@ -18,18 +18,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matcher.eligibility import Columns, eligibility_table, evaluate
+from matcher.eligibility import Columns, evaluate
 from matcher.errors import RecordError
+from matcher.logic import STATUS_NAMES
 from matcher.policy import Policy
+from matcher.rows import ListedRows, listed_rows
 from profiles.read import normalize_profile, profiles_frame
 from runs.columns import frame_from_arrow
 from runs.sources import ArrowChunk, FrameChunk, Payload, RecordChunk
 from runs.stacking import ADJUSTMENT_COLUMNS, StackingRules, apply_stacking
 
 LISTED_STATUSES: tuple[str, ...] = ("eligible", "undetermined")
-# Columns of a chunk's rows: DATA.md §5, then the firm name for the confirming department.
-ROW_COLUMNS: tuple[str, ...] = (*Columns.ALL, "name")
-ROW_SCHEMA = pa.schema([(c, pa.string()) for c in ROW_COLUMNS])
+# A chunk's rows, columnar: DATA.md §5 without the (empty) score, plus the firm name for the
+# confirming department. Repeated texts are dictionary-encoded and the amount stays a number
+# (yuan as published, null when unknown); the writers make the text at the very end.
+_CODES = pa.dictionary(pa.int32(), pa.string())
+ROW_SCHEMA = pa.schema([
+    ("uscc", pa.string()), ("policy_id", _CODES), ("status", _CODES),
+    ("amount", pa.float64()), ("unmet", _CODES), ("unknown", _CODES), ("name", pa.string()),
+    ("rank", pa.int32()),  # the firm's position in the chunk's sorted codes (``usccs``)
+])
+ROW_COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)
+_STATUS_TEXT = pa.array([STATUS_NAMES[k] for k in range(3)], type=pa.string())
 ADJUSTMENT_SCHEMA = pa.schema([(c, pa.string()) for c in ADJUSTMENT_COLUMNS])
 
 
@@ -46,6 +56,7 @@ class RunJob:
     rules: StackingRules = field(default_factory=StackingRules)
     statuses: tuple[str, ...] = LISTED_STATUSES
     numba_threads: int | None = None  # 1 on Dask workers: the workers are the parallelism
+    with_names: bool = True  # firm names in the rows: only the Excel workbook shows them
 
 
 @dataclass
@@ -111,21 +122,28 @@ def evaluate_chunk(index: int, payload: Payload, job: RunJob) -> ChunkResult:
     else:
         frame, errors, warnings = records_frame(payload)
         n_records = len(payload.rows)
+    uscc = pa.array(frame["uscc"].to_numpy(dtype=object), type=pa.string())
     usccs = np.sort(frame["uscc"].to_numpy(dtype=object).astype("S18"))
     if len(frame) and job.policies:
         ev = evaluate(frame, list(job.policies), job.as_of, job.size_standard)
-        table = eligibility_table(ev, statuses=list(job.statuses))
-        table, adjustments = apply_stacking(table, job.rules)
-        rows = _to_arrow(table, ROW_SCHEMA)
-        # firm names for the department's workbook, looked up by hash in Arrow
-        where = pc.index_in(rows.column("uscc"), value_set=pa.array(
-            frame["uscc"].to_numpy(dtype=object), type=pa.string()))
-        names = pc.fill_null(pa.array(frame["name"].to_numpy(dtype=object), type=pa.string())
-                             .take(where), "")
-        rows = rows.set_column(rows.schema.get_field_index("name"), "name", names)
-        rows = _by_policy(rows)
+        names = (pa.array(frame["name"].to_numpy(dtype=object), type=pa.string())
+                 if job.with_names else pa.nulls(len(frame), pa.string()))
+        # firms by uscc once: each policy's rows then come out in list order
+        region_uscc = uscc.take(pa.array(ev.firms.order))
+        by_uscc = pc.sort_indices(region_uscc).to_numpy()
+        listed = listed_rows(ev, list(job.statuses), by_uscc)
+        if job.rules.empty:
+            rank = np.empty(len(by_uscc), dtype=np.int32)
+            rank[by_uscc] = np.arange(len(by_uscc), dtype=np.int32)
+            rows = _columnar(listed, ev.policies, region_uscc,
+                             names.take(pa.array(ev.firms.order)), rank)
+            adjustments = pd.DataFrame({c: pd.Series(dtype=object) for c in ADJUSTMENT_COLUMNS})
+        else:
+            table, adjustments = apply_stacking(_frame(listed, ev.policies, region_uscc),
+                                                job.rules)
+            rows = _from_frame(table, uscc, names, usccs)
     else:
-        rows = _to_arrow(pd.DataFrame(), ROW_SCHEMA)
+        rows = empty_rows()
         adjustments = pd.DataFrame({c: pd.Series(dtype=object) for c in ADJUSTMENT_COLUMNS})
     adjust = _to_arrow(adjustments, ADJUSTMENT_SCHEMA).sort_by(
         [("policy_id", "ascending"), ("uscc", "ascending"), ("rule", "ascending")])
@@ -141,26 +159,72 @@ def evaluate_chunk(index: int, payload: Payload, job: RunJob) -> ChunkResult:
     )
 
 
-def _by_policy(rows: pa.Table) -> pa.Table:
-    """Reorder rows sorted by (uscc, policy_id) into (policy_id, uscc) order.
+def empty_rows() -> pa.Table:
+    return ROW_SCHEMA.empty_table()
 
-    ``eligibility_table`` sorts by uscc then policy_id, so a stable sort on the policy
-    alone — on small integer codes — gives the order the list is published in.
-    """
-    if rows.num_rows == 0:
-        return rows
-    enc = pc.dictionary_encode(rows.column("policy_id").combine_chunks())
-    dictionary = np.array(enc.dictionary.to_pylist(), dtype=object)
-    rank = np.empty(len(dictionary), dtype=np.int64)
-    rank[np.argsort(dictionary, kind="stable")] = np.arange(len(dictionary))
-    codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
-    out = rows.take(pa.array(np.argsort(codes, kind="stable")))
-    uscc = out.column("uscc").combine_chunks()
-    pid = out.column("policy_id").combine_chunks()
-    same = pc.equal(pid[1:], pid[:-1])
-    if pc.any(pc.and_(same, pc.less(uscc[1:], uscc[:-1]))).as_py():  # not the assumed order
-        out = rows.sort_by([("policy_id", "ascending"), ("uscc", "ascending")])
-    return out
+
+def _codes(indices: np.ndarray, texts: list[str] | pa.Array) -> pa.DictionaryArray:
+    values = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(indices, type=pa.int32()), values)
+
+
+def _columnar(listed: ListedRows, policies: Sequence[Policy], uscc: pa.Array,
+              names: pa.Array, rank: np.ndarray) -> pa.Table:
+    """The chunk's rows as Arrow columns (``uscc``/``names``/``rank`` indexed like the firms)."""
+    firm = pa.array(listed.firm, type=pa.int64())
+    return pa.Table.from_arrays([
+        uscc.take(firm),
+        _codes(listed.policy, [p.id for p in policies]),
+        _codes(listed.status.astype(np.int32), _STATUS_TEXT),
+        pa.array(listed.amount, type=pa.float64(), from_pandas=True),
+        _codes(listed.reason, listed.unmet),
+        _codes(listed.reason, listed.unknown),
+        pc.fill_null(names.take(firm), ""),
+        pa.array(rank[listed.firm], type=pa.int32()),
+    ], schema=ROW_SCHEMA)
+
+
+def _frame(listed: ListedRows, policies: Sequence[Policy], uscc: pa.Array) -> pd.DataFrame:
+    """The same rows as a §5 frame of strings, for the stacking rules (which read amounts)."""
+    from runs.outputs import amount_text
+
+    ids = np.array([p.id for p in policies], dtype=object)
+    return pd.DataFrame({
+        Columns.USCC: uscc.take(pa.array(listed.firm)).to_numpy(zero_copy_only=False),
+        Columns.POLICY_ID: ids[listed.policy],
+        Columns.STATUS: np.array([STATUS_NAMES[k] for k in range(3)], dtype=object)[
+            listed.status],
+        Columns.AMOUNT: amount_text(pa.array(listed.amount, from_pandas=True))
+        .to_numpy(zero_copy_only=False),
+        Columns.UNMET: np.array(listed.unmet, dtype=object)[listed.reason],
+        Columns.UNKNOWN: np.array(listed.unknown, dtype=object)[listed.reason],
+        Columns.SCORE: "",
+    })
+
+
+def _from_frame(table: pd.DataFrame, uscc: pa.Array, names: pa.Array,
+                usccs: np.ndarray) -> pa.Table:
+    """Rows kept by the stacking rules back in the columnar form, sorted (policy_id, uscc)."""
+    if table.empty:
+        return empty_rows()
+    table = table.sort_values([Columns.POLICY_ID, Columns.USCC], kind="stable")
+    where = pc.index_in(pa.array(table[Columns.USCC].to_numpy(dtype=object), pa.string()),
+                        value_set=uscc)
+
+    def codes(c: str) -> pa.Array:
+        return pc.dictionary_encode(pa.array(table[c].to_numpy(dtype=object), type=pa.string()))
+
+    amount = pd.to_numeric(table[Columns.AMOUNT].replace("", np.nan), errors="coerce")
+    rows = pa.Table.from_arrays([
+        pa.array(table[Columns.USCC].to_numpy(dtype=object), type=pa.string()),
+        codes(Columns.POLICY_ID), codes(Columns.STATUS),
+        pa.array(amount.to_numpy(dtype=np.float64), from_pandas=True),
+        codes(Columns.UNMET), codes(Columns.UNKNOWN),
+        pc.fill_null(names.take(where), ""),
+        pa.array(np.searchsorted(usccs, table[Columns.USCC].to_numpy(dtype=object)
+                                 .astype("S18")), type=pa.int32()),
+    ], schema=ROW_SCHEMA)
+    return rows
 
 
 def _to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from matcher.errors import PolicyMatchError
@@ -53,6 +54,16 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = temp_beside(path)
     tmp.write_bytes(canonical_json(obj))
     commit_file(tmp, path)
+
+
+def write_ipc(table: pa.Table, path: Path) -> None:
+    """A chunk's rows as an Arrow IPC file (lz4): written and read back at memory speed,
+    in record batches of the merge's block size."""
+    from runs.merge import BLOCK_ROWS
+
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_file(path, table.schema, options=options) as fh:
+        fh.write_table(table, max_chunksize=BLOCK_ROWS)
 
 
 def read_json(path: Path) -> Any:
@@ -183,11 +194,14 @@ class RunDir:
     def write_chunk(self, result: ChunkResult) -> dict[str, Any]:
         k = result.index
         files: dict[str, str] = {}
-        for suffix, table in (("rows.parquet", result.rows),
+        for suffix, table in (("rows.arrow", result.rows),
                               ("adjust.parquet", result.adjustments)):
             path = self._chunk(k, suffix)
             tmp = temp_beside(path)
-            pq.write_table(table, tmp, compression="lz4")  # short-lived: speed over size
+            if suffix.endswith(".arrow"):  # short-lived: speed over size (Arrow IPC, lz4)
+                write_ipc(table, tmp)
+            else:
+                pq.write_table(table, tmp, compression="lz4")
             commit_file(tmp, path)
             files[path.name] = file_digest(path)
         keys = self._chunk(k, "keys.npy")
@@ -207,7 +221,7 @@ class RunDir:
         return meta
 
     def chunk_paths(self, k: int) -> tuple[Path, Path, Path]:
-        return self._chunk(k, "rows.parquet"), self._chunk(k, "adjust.parquet"), \
+        return self._chunk(k, "rows.arrow"), self._chunk(k, "adjust.parquet"), \
             self._chunk(k, "keys.npy")
 
     def finished_chunks(self) -> list[int]:

@@ -34,13 +34,15 @@ from matcher.fields import (
 from profiles.headers import map_header
 
 # The per-value validators of the record reader: one definition of what a valid value is.
-from profiles.read import _bool as _check_bool
-from profiles.read import _date as _check_date
-from profiles.read import _industry as _check_industry
-from profiles.read import _number as _check_number
-from profiles.read import _qualifications as _check_qualifications
-from profiles.read import _region as _check_region
-from profiles.read import _tags as _check_tags
+from profiles.read import (
+    parse_bool,
+    parse_date,
+    parse_industry_code,
+    parse_number,
+    parse_qualifications,
+    parse_region_code,
+    parse_tags,
+)
 from profiles.uscc import uscc_problem
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -126,17 +128,35 @@ def _strings(col: pa.ChunkedArray) -> np.ndarray:
     return np.array(col.to_pylist(), dtype=object)
 
 
+# Exactly the characters Python's str.strip() removes, so trimming in Arrow gives the
+# record reader's values without a Python string per row.
+_PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                  "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+
+
+def _stripped(col: pa.ChunkedArray, todo: np.ndarray) -> pa.Array:
+    """``str.strip()`` of a text column in Arrow; rows not to do are null."""
+    text = pc.utf8_trim(col.combine_chunks().cast(pa.large_string()), _PY_WHITESPACE)
+    return pc.if_else(pa.array(todo), text, pa.scalar(None, pa.large_string()))
+
+
 def _per_unique(
-    col: pa.ChunkedArray, todo: np.ndarray, check: Callable[[Any], Any], rows: _Rows
-) -> np.ndarray:
+    col: pa.ChunkedArray, todo: np.ndarray, check: Callable[[Any], Any], rows: _Rows,
+    as_text: bool = False,
+) -> Any:
     """Apply a per-value validator once per distinct value and map results back.
 
     Coded columns (regions, industries, dates, ratings, flags) hold a few thousand distinct
     values among a million firms, so this costs one dictionary encoding plus a few thousand
-    calls of the record reader's own validator.
+    calls of the record reader's own validator. With ``as_text`` the (text) results come
+    back as an Arrow array, which the frame takes without a Python string per row.
     """
     n = len(todo)
-    out = np.full(n, None, dtype=object)
+    out: Any = np.full(n, None, dtype=object)
     if n == 0 or not todo.any():
         return out
     enc = pc.dictionary_encode(col.combine_chunks())
@@ -148,7 +168,11 @@ def _per_unique(
             results[k] = check(v)
         except RecordError as e:
             failures[k] = e
-    out[todo] = results[indices[todo]]
+    if as_text:
+        slot = np.where(todo & (indices >= 0), indices, len(results) - 1)
+        out = pa.array(results, type=pa.large_string()).take(pa.array(slot))
+    else:
+        out[todo] = results[indices[todo]]
     if failures:
         bad_code = np.zeros(len(results), dtype=bool)
         bad_code[list(failures)] = True
@@ -162,7 +186,11 @@ def _numeric(
 ) -> np.ndarray:
     out = np.full(len(todo), np.nan)
     typ = col.type
-    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+    # A unit header (万元, 亿元 …) scales by decimal arithmetic in the record reader
+    # (0.07 亿元 is exactly 7,000,000): a product in doubles could differ, so such columns
+    # go through the reader's own parse_number, once per distinct value.
+    if factor == 1.0 and (pa.types.is_integer(typ) or pa.types.is_floating(typ)
+                          or pa.types.is_decimal(typ)):
         raw = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore", over="ignore"):
             v = raw * factor
@@ -179,11 +207,11 @@ def _numeric(
             if pylist is None:
                 pylist = col.to_pylist()
             try:
-                out[i] = _check_number(pylist[i], name, factor, rows.where(i))
+                out[i] = parse_number(pylist[i], name, factor, rows.where(i))
             except RecordError as e:
                 rows.fail_error(i, e)
         return out
-    res = _per_unique(col, todo, lambda x: _check_number(x, name, factor, "?"), rows)
+    res = _per_unique(col, todo, lambda x: parse_number(x, name, factor, "?"), rows)
     good = todo & ~rows.bad
     out[good] = res[good].astype(np.float64)
     return out
@@ -239,19 +267,26 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
                 cleaned_arr = pc.utf8_upper(pc.utf8_trim_whitespace(col.combine_chunks()))
                 ok = valid_uscc_mask(cleaned_arr)
-                cleaned = cleaned_arr.to_numpy(zero_copy_only=False).astype(object)
+                odd = np.flatnonzero(~ok)
+                odd_values = cleaned_arr.take(pa.array(odd)).to_pylist()
+                data["uscc"] = cleaned_arr
             else:  # numbers or anything else: every row is told what is wrong
                 cleaned = np.array(col.to_pylist(), dtype=object)
-                ok = np.zeros(n, dtype=bool)
-            for i in np.flatnonzero(~ok):
-                problem = uscc_problem(cleaned[i])
+                odd = np.arange(n)
+                odd_values = list(cleaned)
+                data["uscc"] = cleaned
+            for i, code in zip(odd, odd_values, strict=True):
+                problem = uscc_problem(code)
                 if problem:
                     rows.fail(int(i), "uscc", problem)
-            data["uscc"] = cleaned
             continue
         blank = _blank_mask(col)
         todo = ~blank & ~rows.bad
-        if fld == "name":
+        if fld == "name" and _is_text(col.type):  # a text column: only blanks fail
+            for i in np.flatnonzero(blank):
+                rows.fail(i, "name", "every firm needs a name (企业名称)")
+            data["name"] = _stripped(col, ~blank)
+        elif fld == "name":
             names = _strings(col)
             for i in np.flatnonzero(blank | np.array([not isinstance(x, str) for x in names])):
                 rows.fail(i, "name", "every firm needs a name (企业名称)")
@@ -261,20 +296,24 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
         elif fld in NUMERIC_PROFILE_FIELDS:
             data[fld] = _numeric(col, fld, factor, todo, rows)
         elif fld in BOOL_PROFILE_FIELDS:
-            data[fld] = _per_unique(col, todo, lambda x, f=fld: _check_bool(x, f, "?"), rows)
+            data[fld] = _per_unique(col, todo, lambda x, f=fld: parse_bool(x, f, "?"), rows)
         elif fld == "region_code":
-            data[fld] = _per_unique(col, todo, lambda x: _check_region(x, "?"), rows)
+            data[fld] = _per_unique(col, todo, lambda x: parse_region_code(x, "?"),
+                                    rows, as_text=True)
         elif fld == "industry_code":
-            data[fld] = _per_unique(col, todo, lambda x: _check_industry(x, "?"), rows)
+            data[fld] = _per_unique(col, todo, lambda x: parse_industry_code(x, "?"),
+                                    rows, as_text=True)
         elif fld == "established_on":
-            data[fld] = _per_unique(col, todo, _established_on, rows)
+            data[fld] = _per_unique(col, todo, _established_on, rows, as_text=True)
         elif fld == "tax_credit_rating":
-            data[fld] = _per_unique(col, todo, _rating, rows)
+            data[fld] = _per_unique(col, todo, _rating, rows, as_text=True)
         elif fld == "qualifications" and _is_struct_list(col.type):
             data[fld] = _qualification_structs(col, todo, rows, qual_warnings)
         elif fld in ("qualifications", "tags"):
             data[fld] = _lists(col, fld, todo, rows, qual_warnings)
-        else:  # business_scope, products: text
+        elif _is_text(col.type):  # business_scope, products: text
+            data[fld] = _stripped(col, todo)
+        else:  # business_scope, products: anything but text fails
             values = np.array(col.to_pylist(), dtype=object)
             out = np.full(n, None, dtype=object)
             for i in np.flatnonzero(todo):
@@ -310,7 +349,7 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
 
 
 def _established_on(v: Any) -> str:
-    return _check_date(v, "established_on", "?")
+    return parse_date(v, "established_on", "?")
 
 
 def _rating(v: Any) -> str:
@@ -328,8 +367,7 @@ def _lists(
     out = np.full(n, None, dtype=object)
     if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
         lengths = pc.list_value_length(col).fill_null(-1).to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(todo & (lengths == 0)):
-            out[i] = []
+        out[todo & (lengths == 0)] = _new_lists(int((todo & (lengths == 0)).sum()))
         todo = todo & (lengths > 0)
     idx = np.flatnonzero(todo)
     if len(idx) == 0:
@@ -342,12 +380,18 @@ def _lists(
                 if isinstance(v, list):
                     v = [{k: x for k, x in q.items() if x is not None} if isinstance(q, dict)
                          else q for q in v]
-                out[i] = _check_qualifications(v, where, warnings)
+                out[i] = parse_qualifications(v, where, warnings)
             else:
-                out[i] = _check_tags(v, where)
+                out[i] = parse_tags(v, where)
         except RecordError as e:
             rows.fail_error(i, e)
     return out
+
+
+def _new_lists(n: int) -> np.ndarray:
+    """``n`` distinct empty lists in an object array (rows whose list is known empty)."""
+    return np.frompyfunc(lambda _: [], 1, 1)(np.empty(n, dtype=object)) if n else \
+        np.empty(0, dtype=object)
 
 
 def _is_struct_list(typ: pa.DataType) -> bool:
@@ -380,7 +424,7 @@ def _qualification_structs(
 
     Every element is checked column-wise (names, levels and dates once per distinct
     value); a row whose list holds anything unusual — a bad level or date, an unknown
-    name, a missing name — goes through the record reader's own ``_qualifications``, so
+    name, a missing name — goes through the record reader's own ``parse_qualifications``, so
     errors and warnings are exactly the reader's.
     """
     from matcher.fields import QUALIFICATION_LEVELS
@@ -390,8 +434,7 @@ def _qualification_structs(
     arr = col.combine_chunks()
     out = np.full(n, None, dtype=object)
     lengths = pc.list_value_length(arr).fill_null(-1).to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(todo & (lengths == 0)):
-        out[i] = []
+    out[todo & (lengths == 0)] = _new_lists(int((todo & (lengths == 0)).sum()))
     busy = todo & (lengths > 0)
     if not busy.any():
         return out
@@ -414,7 +457,7 @@ def _qualification_structs(
         if key == "level":
             vals, ok = _unique_map(sub, lambda v: v if v in QUALIFICATION_LEVELS else _bad())
         else:
-            vals, ok = _unique_map(sub, lambda v, k=key: _check_date(v, k, "?"))
+            vals, ok = _unique_map(sub, lambda v, k=key: parse_date(v, k, "?"))
         odd |= ~blank & ~ok
         vals[blank] = None
         extra[key] = vals
@@ -432,15 +475,17 @@ def _qualification_structs(
                 item[key] = v
         elems.append(item)
     starts = np.concatenate([[0], np.cumsum(np.where(lengths > 0, lengths, 0))])
-    for i in np.flatnonzero(fast):
-        out[i] = elems[starts[i]: starts[i + 1]]
+    rows_fast = np.flatnonzero(fast)
+    if len(rows_fast):  # a fresh list per row, built in one C loop
+        out[rows_fast] = np.frompyfunc(lambda a, b: elems[a:b], 2, 1)(
+            starts[rows_fast], starts[rows_fast + 1])
     if slow.any():
         idx = np.flatnonzero(slow)
         for i, v in zip(idx, arr.take(pa.array(idx)).to_pylist(), strict=True):
             v = [{k: x for k, x in q.items() if x is not None} if isinstance(q, dict) else q
                  for q in v]
             try:
-                out[i] = _check_qualifications(v, rows.where(int(i)), warnings)
+                out[i] = parse_qualifications(v, rows.where(int(i)), warnings)
             except RecordError as e:
                 rows.fail_error(int(i), e)
     return out
@@ -465,6 +510,9 @@ def _contract_frame(data: dict[str, Any], keep: np.ndarray) -> pd.DataFrame:
         elif name in ("qualifications", "tags"):
             cols[name] = pd.Series([None] * n if values is None else values[keep].tolist(),
                                    dtype=object)
+        elif isinstance(values, pa.Array | pa.ChunkedArray):  # text kept in Arrow
+            cols[name] = pd.array(values.take(pa.array(keep)).cast(pa.large_string()),
+                                  dtype="string")
         else:
             cols[name] = pd.array([None] * n if values is None else values[keep].tolist(),
                                   dtype="string")

@@ -134,10 +134,12 @@ class Tally:
         if table.num_rows == 0:
             return
         amount = table.column("amount").combine_chunks()
-        amount = pc.if_else(pc.equal(amount, ""), pa.scalar(None, amount.type), amount)
+        if not pa.types.is_floating(amount.type):  # text amounts ('' unknown)
+            amount = pc.if_else(pc.equal(amount, ""), pa.scalar(None, amount.type), amount)
         fen = pc.round(pc.multiply(amount.cast(pa.float64()), 100)).cast(pa.int64())
         df = pa.table({
-            "policy_id": table.column("policy_id"), "status": table.column("status"),
+            "policy_id": _text(table.column("policy_id")),
+            "status": _text(table.column("status")),
             "fen": fen, "unknown": pc.is_null(fen).cast(pa.int64()),
             "one": pc.is_valid(table.column("status")).cast(pa.int64()),
         })
@@ -158,6 +160,14 @@ class Tally:
                 totals[k] += t[k]
             per_policy[pid] = _public(t)
         return {"per_policy": per_policy, "totals": _public(totals)}
+
+
+def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Codes (dictionary) as their texts, for grouping."""
+    if pa.types.is_dictionary(col.type):
+        return pa.chunked_array([c.dictionary_decode() for c in col.chunks],
+                                type=col.type.value_type)
+    return col
 
 
 def _public(t: dict[str, int]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 BLOCK_ROWS = 65_536
@@ -49,12 +50,43 @@ def sort_keys(table: pa.Table, policy_rank: dict[str, int] | None = None) -> np.
     return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=str)
 
 
+def rank_keys(table: pa.Table, policy_rank: dict[str, int], ranks: np.ndarray) -> np.ndarray:
+    """uint64 keys in (policy_id, uscc) order from the rows' ``rank`` column.
+
+    ``rank`` is the firm's position among its chunk's sorted codes and ``ranks`` maps it to
+    the firm's position among all firms of the run, so a key is two integers — the policy's
+    rank in the high bits, the firm's global rank below — and no text is compared.
+    """
+    pid = table.column("policy_id").combine_chunks()
+    if pa.types.is_dictionary(pid.type):
+        codes = pid.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names = pid.dictionary.to_pylist()
+    else:
+        enc = pc.dictionary_encode(pid)
+        codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names = enc.dictionary.to_pylist()
+    prank = np.array([policy_rank[x] for x in names], dtype=np.uint64)
+    local = table.column("rank").combine_chunks().to_numpy(zero_copy_only=False)
+    firm = ranks[local].astype(np.uint64)
+    return (prank[codes] << np.uint64(40)) | firm
+
+
+def _batches(path: Path, block_rows: int) -> Iterator[pa.RecordBatch]:
+    if path.suffix == ".arrow":  # Arrow IPC checkpoint: batches as written
+        reader = pa.ipc.open_file(pa.memory_map(str(path)))
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+        return
+    yield from pq.ParquetFile(path).iter_batches(batch_size=block_rows)
+
+
 class _Part:
     def __init__(self, path: Path, drop: set[str] | None, block_rows: int,
-                 policy_rank: dict[str, int] | None) -> None:
-        self.batches = pq.ParquetFile(path).iter_batches(batch_size=block_rows)
+                 policy_rank: dict[str, int] | None, ranks: np.ndarray | None = None) -> None:
+        self.batches = _batches(path, block_rows)
         self.drop = drop
         self.policy_rank = policy_rank
+        self.ranks = ranks
         self.table: pa.Table | None = None
         self.keys = np.empty(0, dtype=str)
         self.pos = 0
@@ -72,7 +104,11 @@ class _Part:
                 keep = pc.invert(pc.is_in(table.column("uscc"),
                                           value_set=pa.array(sorted(self.drop))))
                 table = table.filter(keep)
-            self.table, self.keys, self.pos = table, sort_keys(table, self.policy_rank), 0
+            if self.ranks is not None and self.policy_rank is not None:
+                keys = rank_keys(table, self.policy_rank, self.ranks)
+            else:
+                keys = sort_keys(table, self.policy_rank)
+            self.table, self.keys, self.pos = table, keys, 0
 
     @property
     def live(self) -> bool:
@@ -84,17 +120,21 @@ def merge_parts(
     drop: dict[int, set[str]] | None = None,
     block_rows: int = BLOCK_ROWS,
     policy_ids: list[str] | None = None,
+    ranks: list[np.ndarray] | None = None,
 ) -> Iterator[pa.Table]:
     """Yield tables of rows in global (policy_id, uscc) order.
 
     ``drop`` maps a part's position to firm codes whose rows it must not contribute
     (a firm repeated in a later chunk: the first occurrence wins). ``policy_ids``, the
-    run's policies, allow compact fixed-width keys (at most 65,536 policies).
+    run's policies, allow compact fixed-width keys (at most 65,536 policies). With
+    ``ranks`` (per part: the global rank of each chunk-local firm rank, for rows carrying
+    a ``rank`` column) keys are plain integers (see :func:`rank_keys`).
     """
     drop = drop or {}
     rank = ({pid: i for i, pid in enumerate(sorted(policy_ids))}
             if policy_ids is not None and len(policy_ids) < 65_536 else None)
-    parts = [_Part(p, drop.get(i), block_rows, rank) for i, p in enumerate(paths)]
+    parts = [_Part(p, drop.get(i), block_rows, rank, None if ranks is None else ranks[i])
+             for i, p in enumerate(paths)]
     while True:
         live = [p for p in parts if p.live]
         if not live:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from matcher.eligibility import Columns
+from runs.csv_lines import csv_lines
 
 CSV_COLUMNS: tuple[str, ...] = Columns.ALL
 PARQUET_SCHEMA = pa.schema([
@@ -87,36 +88,108 @@ def csv_quote(col: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, col)
 
 
+def amount_text(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Yuan as text, exactly :func:`matcher.eligibility.format_amounts`, built column-wise.
+
+    '' when unknown, whole yuan without a decimal point (within half a fen), else two
+    decimals. The two decimals come from integer fen where a product in doubles decides
+    the rounding; the rare value too close to half a fen goes through ``%.2f`` itself.
+    """
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    v = col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    n = len(v)
+    known = np.isfinite(v)
+    r = np.round(np.where(known, v, 0.0))
+    whole = np.abs(np.where(known, v, 0.0) - r) < 0.005
+    cents = np.where(known & ~whole, v, 0.0) * 100.0
+    fen = np.round(cents)
+    hard = known & ~whole & (
+        (np.abs(np.abs(cents - fen) - 0.5) <= 1e-9 * np.maximum(np.abs(cents), 1.0))
+        | (np.abs(cents) >= 2.0**52))
+    fen[hard] = 0.0
+    a = np.abs(fen).astype(np.int64)
+    digits = pa.array(a // 100, type=pa.int64()).cast(pa.large_string())
+    frac = pc.utf8_lpad(pa.array(a % 100, type=pa.int64()).cast(pa.large_string()), 2, "0")
+    sign = pc.if_else(pa.array(fen < 0), pa.scalar("-", pa.large_string()),
+                      pa.scalar("", pa.large_string()))
+    text = pc.if_else(pa.array(whole), pa.array(r.astype(np.int64), type=pa.int64())
+                      .cast(pa.large_string()), _join(sign, digits, ".", frac))
+    if hard.any():
+        exact = np.full(n, "", dtype=object)
+        exact[hard] = np.char.mod("%.2f", v[hard]).astype(str).astype(object)
+        text = pc.if_else(pa.array(hard), pa.array(exact, type=pa.large_string()), text)
+    return pc.if_else(pa.array(known), text, pa.scalar("", pa.large_string()))
+
+
+def _plain(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array without dictionary encoding (chunks may carry different dictionaries)."""
+    if isinstance(col, pa.ChunkedArray):
+        if pa.types.is_dictionary(col.type):
+            chunks = [c.dictionary_decode() for c in col.chunks]
+            col = pa.chunked_array(chunks, type=col.type.value_type)
+        return col.combine_chunks()
+    return col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+
+
+def text_column(table: pa.Table, name: str, quote: bool = False) -> pa.Array:
+    """A column as large_string text ('' for missing/null), CSV-quoted if asked.
+
+    Dictionary columns are quoted on their (small) dictionaries, numbers (the amount)
+    formatted as the list writes yuan; a column the table lacks (score) is empty.
+    """
+    n = table.num_rows
+    if name not in table.column_names:
+        return pa.repeat(pa.scalar("", pa.large_string()), n)
+    col = table.column(name)
+    if pa.types.is_dictionary(col.type):
+        pieces = []
+        for chunk in col.chunks:
+            d = pc.fill_null(chunk.dictionary.cast(pa.large_string()), "")
+            pieces.append((csv_quote(d) if quote else d).take(chunk.indices))
+        out = pa.chunked_array(pieces, type=pa.large_string()).combine_chunks() \
+            if pieces else pa.array([], type=pa.large_string())
+        return pc.fill_null(out, "")
+    if pa.types.is_floating(col.type):
+        return amount_text(col)
+    out = pc.fill_null(col.combine_chunks().cast(pa.large_string()), "")
+    return csv_quote(out) if quote else out
+
+
 def csv_bytes(table: pa.Table, columns: tuple[str, ...] = CSV_COLUMNS) -> bytes:
-    """The CSV lines (``\\n``-terminated, no header) of a table of string columns."""
-    if table.num_rows == 0:
-        return b""
-    cols = []
-    for c in columns:
-        col = pc.fill_null(table.column(c).combine_chunks().cast(pa.large_string()), "")
-        # codes, statuses and numbers never hold a comma, quote or line break
-        cols.append(col if c in _PLAIN_COLUMNS else csv_quote(col))
-    joined = pc.binary_join_element_wise(*cols, pa.scalar(",", pa.large_string()))
-    lines = pc.binary_join_element_wise(joined, pa.scalar("", pa.large_string()),
-                                        pa.scalar("\n", pa.large_string()))
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-        lines.offset: lines.offset + len(lines) + 1]
-    data = lines.buffers()[2]
-    return data.to_pybytes()[offsets[0]: offsets[-1]]
+    """The CSV lines (``\\n``-terminated, no header) of a table (text, codes or an amount)."""
+    # codes, statuses and numbers never hold a comma, quote or line break
+    quoted = frozenset(c for c in columns if c not in _PLAIN_COLUMNS)
+    return csv_lines(table, columns, quoted, csv_quote).tobytes()
+
+
+def text_rows(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """The table's ``columns`` as plain text (what a reader of the list sees)."""
+    return pa.Table.from_arrays([text_column(table, c) for c in columns], names=list(columns))
 
 
 class CsvWriter:
     """DATA.md §5 CSV, UTF-8 with BOM (so Excel shows Chinese), written as rows stream in."""
 
     def __init__(self, path: Path, columns: tuple[str, ...] = CSV_COLUMNS) -> None:
+        import hashlib
+
         self.path = path
         self.columns = columns
         self.tmp = temp_beside(path)
         self.fh = self.tmp.open("wb")
-        self.fh.write(("\ufeff" + ",".join(columns) + "\n").encode("utf-8"))
+        self.digest = hashlib.sha256()  # of the bytes written: no second read for the manifest
+        self.size = 0
+        self._put(("\ufeff" + ",".join(columns) + "\n").encode("utf-8"))
+
+    def _put(self, data: bytes | np.ndarray) -> None:
+        self.fh.write(data)
+        self.digest.update(data)
+        self.size += len(data)
 
     def write(self, table: pa.Table) -> None:
-        self.fh.write(csv_bytes(table, self.columns))
+        quoted = frozenset(c for c in self.columns if c not in _PLAIN_COLUMNS)
+        self._put(csv_lines(table, self.columns, quoted, csv_quote))
 
     def commit(self) -> None:
         self.fh.close()
@@ -131,11 +204,13 @@ def typed_rows(table: pa.Table) -> pa.Table:
     """§5 rows with numbers as numbers: amount and score float64, empty → null."""
     arrays = []
     for f in PARQUET_SCHEMA:
-        col = table.column(f.name).combine_chunks()
-        if f.type == pa.float64():
+        if f.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = _plain(table.column(f.name))
+        if f.type == pa.float64() and not pa.types.is_floating(col.type):
             col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
-            col = col.cast(pa.float64())
-        arrays.append(col)
+        arrays.append(col.cast(f.type))
     return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
 
 
@@ -323,6 +398,7 @@ class XlsxWriter:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        table = text_rows(table, tuple(c for c, _, _ in XLSX_HEADERS))
         pids = table.column("policy_id").combine_chunks()
         # rows are sorted by policy: split the block where the policy changes
         values = pids.to_numpy(zero_copy_only=False)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -48,10 +48,11 @@ from runs.merge import merge_parts
 from runs.outputs import CsvWriter, ParquetRowsWriter, XlsxWriter, commit_file, temp_beside
 from runs.sources import Payload, ProfileSource, file_sha256
 from runs.stacking import ADJUSTMENT_COLUMNS, stacking_rules
-from runs.store_mode import StoreRecorder, StoreSource, firms_revision
 from runs.workflow import Workflow
-from store.store import Store
-from store.url import redacted
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only by runs that use it
+    from runs.store_mode import StoreSource
+    from store.store import Store
 
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet")
 OUTPUT_FILES = {"csv": "eligible.csv", "xlsx": "eligible.xlsx", "parquet": "eligible.parquet"}
@@ -67,13 +68,21 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process, one chunk at a time (numba still uses the cores inside a chunk)."""
+    """In this process, one chunk at a time (numba still uses the cores inside a chunk).
+
+    The next chunk is read in a background thread while this one is evaluated: decoding
+    Parquet releases the GIL, so reading overlaps the work. One chunk ahead at most.
+    """
 
     def map_chunks(
         self, job: RunJob, chunks: Iterator[tuple[int, Payload]]
     ) -> Iterator[ChunkResult]:
-        for k, payload in chunks:
-            yield evaluate_chunk(k, payload, job)
+        source = iter(chunks)
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead = reader.submit(next, source, None)
+            while (item := ahead.result()) is not None:
+                ahead = reader.submit(next, source, None)
+                yield evaluate_chunk(item[0], item[1], job)
 
 
 @dataclass
@@ -100,6 +109,13 @@ class RunOutcome:
 
 
 ProgressFn = Callable[[int], None]  # called with the number of input records just finished
+
+
+def _store_mode() -> Any:
+    """``runs.store_mode``, imported on first use: file runs do not load SQLAlchemy."""
+    import runs.store_mode
+
+    return runs.store_mode
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -146,8 +162,10 @@ def start_run(opts: RunOptions, executor: Executor | None = None,
             "sha256": file_sha256(opts.profiles),
         }
     elif opts.store is not None:
+        from store.url import redacted
+
         profiles_info = {"format": "store", "name": redacted(opts.store.url),
-                         "revision": firms_revision(opts.store)}
+                         "revision": _store_mode().firms_revision(opts.store)}
     else:
         raise PolicyMatchError("a run needs --profiles FILE or --store URL")
     snapshot = _policies_snapshot(selected)
@@ -176,7 +194,7 @@ def start_run(opts: RunOptions, executor: Executor | None = None,
     tmp.write_bytes(snapshot)
     commit_file(tmp, run.path / "policies.jsonl")
     if opts.store is not None:
-        StoreRecorder(opts.store).started(run.run_id, opts.as_of, {
+        _store_mode().StoreRecorder(opts.store).started(run.run_id, opts.as_of, {
             k: spec[k] for k in ("as_of", "mode", "statuses", "chunk_size", "execution")
         } | {"out": spec["out"], "run_dir": str(run.path.resolve()),
              "profiles": profiles_info["name"]})
@@ -199,8 +217,9 @@ def resume_run(out: Path, run_id: str, executor: Executor | None = None,
         _publish(run, Path(spec["out"]), spec["formats"])
         if store is not None and spec.get("recorded_in_store"):
             manifest = _read_manifest(run)
-            StoreRecorder(store).done(run.run_id, run.path / OUTPUT_FILES["parquet"],
-                                      manifest["counts"])
+            _store_mode().StoreRecorder(store).done(
+                run.run_id, run.path / OUTPUT_FILES["parquet"], manifest["counts"])
+            Workflow(run.path, store).sync_store()  # a step the store missed
         return RunOutcome(run.run_id, run.path, _read_manifest(run), resumed_chunks=0)
     if (spec["profiles"]["format"] == "store" or spec.get("recorded_in_store")) \
             and store is None:
@@ -232,11 +251,12 @@ def _job(run: RunDir, spec: dict[str, Any], numba_threads: int | None) -> RunJob
         rules=stacking_rules(policies),
         statuses=tuple(spec["statuses"]),
         numba_threads=numba_threads,
+        with_names="xlsx" in spec["formats"],
     )
 
 
 def _check_revision(store: Store, spec: dict[str, Any]) -> None:
-    now = firms_revision(store)
+    now = _store_mode().firms_revision(store)
     if now != spec["profiles"]["revision"]:
         raise PolicyMatchError(
             f"the store's firms changed during the run (revision {spec['profiles']['revision']}"
@@ -250,8 +270,8 @@ def _carry(run: RunDir, executor: Executor | None, progress: ProgressFn | None,
     spec = run.spec()
     t0 = time.monotonic()
     from_store = spec["profiles"]["format"] == "store"
-    recorder = StoreRecorder(store) if store is not None and spec.get("recorded_in_store") \
-        else None
+    recorder = (_store_mode().StoreRecorder(store)
+                if store is not None and spec.get("recorded_in_store") else None)
     with run.locked():
         try:
             run.set_state("running", error=None)
@@ -260,7 +280,7 @@ def _carry(run: RunDir, executor: Executor | None, progress: ProgressFn | None,
             if from_store:
                 assert store is not None
                 _check_revision(store, spec)
-                source = StoreSource(store)
+                source = _store_mode().StoreSource(store)
             else:
                 source = ProfileSource(spec["profiles"]["path"])
             n_total = source.count()
@@ -292,13 +312,13 @@ def _carry(run: RunDir, executor: Executor | None, progress: ProgressFn | None,
             input_info = {k: spec["profiles"][k] for k in ("name", "format", "bytes", "sha256")
                           if k in spec["profiles"]}
             if from_store:
-                assert store is not None and isinstance(source, StoreSource)
+                assert store is not None and isinstance(source, _store_mode().StoreSource)
                 _check_revision(store, spec)
                 input_info.update(revision=spec["profiles"]["revision"],
                                   sha256=source.digest.hexdigest())
             run.set_state("finalizing", chunks_done=len(done), firms_done=firms_done)
             manifest = _finalize(run, spec, job, done, t0, input_info)
-            workflow = Workflow(run.path)
+            workflow = Workflow(run.path, store if recorder is not None else None)
             if workflow.state() is None:
                 workflow.generate()
             run.set_state("done", chunks_done=len(done), firms_done=firms_done,
@@ -317,14 +337,20 @@ def _carry(run: RunDir, executor: Executor | None, progress: ProgressFn | None,
             raise
 
 
-def _duplicates(run: RunDir, chunks: list[int]) -> tuple[dict[int, set[str]], list[list[str]]]:
-    """Firms repeated across chunks: the first occurrence wins, later ones are skipped."""
+def _duplicates(run: RunDir, chunks: list[int]
+                ) -> tuple[dict[int, set[str]], list[list[str]], list[np.ndarray]]:
+    """Firms repeated across chunks (the first occurrence wins, later ones are skipped), and
+    per chunk the global rank of each of its firms (by code) — the merge's integer keys."""
     keys = [run.load_keys(k) for k in chunks]
     if not keys:
-        return {}, []
+        return {}, [], []
     allk = np.concatenate(keys)
     owner = np.concatenate([np.full(len(a), i, dtype=np.int64) for i, a in enumerate(keys)])
     order = np.argsort(allk, kind="stable")
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order), dtype=np.int64)
+    bounds = np.cumsum([0] + [len(a) for a in keys])
+    ranks = [position[bounds[i]: bounds[i + 1]] for i in range(len(keys))]
     sk, so = allk[order], owner[order]
     repeat = np.flatnonzero(sk[1:] == sk[:-1]) + 1
     drop: dict[int, set[str]] = {}
@@ -334,13 +360,13 @@ def _duplicates(run: RunDir, chunks: list[int]) -> tuple[dict[int, set[str]], li
         drop.setdefault(int(so[i]), set()).add(code)
         errors.append([f"chunk {chunks[int(so[i])]}", "uscc",
                        f"duplicate {code} (first in chunk {chunks[int(so[i - 1])]}); skipped"])
-    return drop, errors
+    return drop, errors, ranks
 
 
 def _finalize(run: RunDir, spec: dict[str, Any], job: RunJob, done: dict[int, dict[str, Any]],
               t0: float, input_info: dict[str, Any]) -> dict[str, Any]:
     chunks = sorted(done)
-    drop, dup_errors = _duplicates(run, chunks)
+    drop, dup_errors, ranks = _duplicates(run, chunks)
     as_of = job.as_of
     policies = list(job.policies)
     formats = spec["formats"]
@@ -364,7 +390,7 @@ def _finalize(run: RunDir, spec: dict[str, Any], job: RunJob, done: dict[int, di
         with ThreadPoolExecutor(max_workers=len(sinks)) as pool:
             pending: list[Future[None]] = []
             for table in merge_parts([run.chunk_paths(k)[0] for k in chunks], drop,
-                                     policy_ids=ids):
+                                     policy_ids=ids, ranks=ranks):
                 for f in pending:
                     f.result()
                 pending = [pool.submit(sink, table) for sink in sinks]
@@ -394,7 +420,11 @@ def _finalize(run: RunDir, spec: dict[str, Any], job: RunJob, done: dict[int, di
     for name in [OUTPUT_FILES[f] for f in FORMATS if f in formats] + ["adjustments.csv",
                                                                        "skipped.csv"]:
         path = run.path / name
-        outputs[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        w = writers.get(next((f for f, n in OUTPUT_FILES.items() if n == name), name))
+        if isinstance(w, CsvWriter) and w.size == path.stat().st_size:  # hashed while written
+            outputs[name] = {"sha256": w.digest.hexdigest(), "bytes": w.size}
+        else:
+            outputs[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
     counts = tally.summary()
     finished = utc_now()
     rules = job.rules

@@ -28,7 +28,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -40,10 +40,14 @@ from runs.checkpoint import file_digest, read_json, utc_now
 from runs.manifest import sha256_json
 from runs.outputs import CsvWriter
 
+if TYPE_CHECKING:
+    from store.store import Store
+
 WorkflowState = Literal["generated", "confirmed", "published", "final"]
 Resolution = Literal["upheld", "rejected"]
 Effect = Literal["remove", "amend", "add", "none"]
 AUDIT_FILE = "audit.jsonl"
+STORE_ACTION_PREFIX = "run.workflow."  # actions of the store's audit_log for workflow steps
 
 
 class WorkflowError(PolicyMatchError):
@@ -66,10 +70,18 @@ class Objection:
 
 
 class Workflow:
-    """The confirmation workflow of one finished run (a run directory)."""
+    """The confirmation workflow of one finished run (a run directory).
 
-    def __init__(self, run_path: Path) -> None:
+    With a ``store`` (a run recorded in the store), every entry of the log is also written
+    to the store's ``audit_log`` (action ``run.workflow.<step>``, target ``run:<id>``), so
+    the department's steps sit beside the run's own start and finish there. The file stays
+    the reference (its entries are hash-chained); an entry the store missed (it was down)
+    is copied at the next step, or by :meth:`sync_store`.
+    """
+
+    def __init__(self, run_path: Path, store: Store | None = None) -> None:
         self.path = run_path
+        self.store = store
         self.log = run_path / AUDIT_FILE
         if not (run_path / "manifest.json").is_file():
             raise PolicyMatchError(f"{run_path}: the run has not finished; nothing to confirm")
@@ -106,7 +118,39 @@ class Workflow:
             entry = {**body, "hash": sha256_json(body)}
             fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
             fh.flush()
+            self._mirror()  # still under the log's lock: one copy per entry
         return entry
+
+    def sync_store(self) -> int:
+        """Copy to the store every log entry it does not hold yet; how many were copied."""
+        if self.store is None:
+            return 0
+        with self.log.open("a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            return self._mirror()
+
+    def _mirror(self) -> int:
+        if self.store is None:
+            return 0
+        target = f"run:{self.path.name}"
+        try:
+            held = {e.detail.get("seq") for e in self.store.audit(target=target,
+                                                                   limit=1_000_000)
+                    if e.action.startswith(STORE_ACTION_PREFIX)}
+            copied = 0
+            for e in self.entries():
+                if e["seq"] in held:
+                    continue
+                self.store.record_audit(e["actor"], STORE_ACTION_PREFIX + e["action"], target, {
+                    "seq": e["seq"], "from": e["from"], "to": e["to"], "logged_at": e["at"],
+                    "hash": e["hash"], "detail": e["detail"]})
+                copied += 1
+        except Exception as err:  # noqa: BLE001 - any store failure: the file has the step
+            raise PolicyMatchError(
+                f"run {self.path.name}: the step is in {AUDIT_FILE} but could not be recorded "
+                f"in the store ({type(err).__name__}: {err}); it is copied at the next step "
+                "or with `policy-match runs audit --store`") from err
+        return copied
 
     def state(self) -> str | None:
         entries = self.entries()

@@ -620,6 +620,16 @@ class Store:
                                            "unknown", "score"])
 
     # ------------------------------------------------------------------ audit
+    def record_audit(self, actor: str, action: str, target: str,
+                     detail: dict[str, Any] | None = None) -> None:
+        """Record a step taken outside the store's own writes (a batch run's workflow).
+
+        Steps such as confirming a 免申即享 list change files, not tables; recording them
+        here keeps one log of who did what to a run, queried like every other entry.
+        """
+        with self.transaction() as conn:
+            self._audit(conn, actor, action, target, detail)
+
     def audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """Newest first: who changed what."""
         stmt = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)

@@ -85,3 +85,8 @@ def test_progress_and_workflow_over_http(tmp_path: Path) -> None:
         assert [e["action"] for e in log] == ["generate", "confirm", "publish", "object",
                                               "resolve", "finalize"]
         assert log[1]["actor"] != log[0]["actor"]
+        # every step over HTTP is in the store's audit log too, with the key's actor
+        stored = [e for e in store.audit(target=f"run:{run_id}", limit=100)[::-1]
+                  if e.action.startswith("run.workflow.")]
+        assert [(e.action, e.actor, e.detail["hash"]) for e in stored] == [
+            (f"run.workflow.{e['action']}", e["actor"], e["hash"]) for e in log]

@@ -147,3 +147,20 @@ def test_merge_is_a_sorted_union(tmp_path_factory, parts: list, block: int) -> N
                for p, u in zip(t.column("policy_id").to_pylist(), t.column("uscc").to_pylist(),
                                strict=True)]
         assert got == sorted(expected) and len(set(got)) == len(got)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False) |
+                st.sampled_from([0.07, 0.57, 1.13, 2.675, 0.1 + 0.2]), min_size=1, max_size=12))
+def test_unit_headers_scale_like_the_record_reader(values: list[float]) -> None:
+    """营业收入（亿元）: the same yuan as the reader's decimal scaling, not a double product."""
+    from profiles.headers import map_header
+    from profiles.read import parse_number
+    from profiles.uscc import make_uscc
+
+    header = "营业收入（亿元）"
+    field, factor = map_header(header)
+    table = pa.table({"uscc": [make_uscc("430111", f"MA{i:06d}") for i in range(len(values))],
+                      "name": [f"企业{i}" for i in range(len(values))],
+                      header: pa.array(values, type=pa.float64())})
+    got = frame_from_arrow(table, "t.parquet").frame[field].tolist()
+    assert got == [parse_number(v, field, factor, "t") for v in values]

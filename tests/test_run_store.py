@@ -109,3 +109,87 @@ def test_failed_store_run_is_marked_failed(tmp_path: Path,
     with Store(url) as store:
         runs = store.runs()
         assert len(runs) == 1 and runs[0].state == "failed" and runs[0].error
+
+
+def _workflow_actions(store: Store, run_id: str) -> list[tuple[str, str, dict]]:
+    entries = store.audit(target=f"run:{run_id}", limit=1000)[::-1]  # oldest first
+    return [(e.action, e.actor, e.detail) for e in entries]
+
+
+def test_workflow_steps_are_in_the_store_audit_log(store_url: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Each transition of a store run's list is an audit_log row: who, what, when."""
+    records = firm_records(120, seed=21)
+    policies = write_jsonl(tmp_path / "p.jsonl", policy_objects())
+    with Store(store_url) as store:
+        store.import_firms(
+            ((f"f:{i}", normalize_profile(r, f"f:{i}")) for i, r in enumerate(records)),
+            source="f.jsonl", actor="test")
+    out = tmp_path / "db"
+    run_id = _cli("run", "--store", store_url, "--policies", policies, "--as-of", AS_OF,
+                  "--out", out, "--no-progress")
+    run_dir = out / ".runs" / run_id
+    listed = pd.read_csv(out / "eligible.csv", dtype=str, keep_default_na=False,
+                         encoding="utf-8-sig")
+    first = listed.iloc[0]
+    # a step on a store run without the store would leave the store's log incomplete
+    assert main(["runs", "confirm", str(run_dir), "--by", "王科长"]) != 0
+    assert "recorded in a store" in capsys.readouterr().err
+    assert len((run_dir / "audit.jsonl").read_text().splitlines()) == 1  # still generated
+    _cli("runs", "confirm", run_dir, "--by", "王科长", "--note", "已核对", "--store", store_url)
+    _cli("runs", "publish", run_dir, "--by", "王科长", "--start", "2025-07-01",
+         "--end", "2025-07-07", "--store", store_url)
+    _cli("runs", "object", run_dir, "--by", "群众", "--uscc", first.uscc, "--policy",
+         first.policy_id, "--text", "该企业已注销", "--on", "2025-07-02", "--store", store_url)
+    _cli("runs", "resolve", run_dir, "--by", "李处长", "--objection", "OBJ-0001",
+         "--resolution", "upheld", "--effect", "remove", "--note", "经核实已注销",
+         "--store", store_url)
+    _cli("runs", "finalize", run_dir, "--by", "李处长", "--on", "2025-07-08",
+         "--store", store_url)
+    log = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text().splitlines()]
+    with Store(store_url) as store:
+        got = _workflow_actions(store, run_id)
+        stamps = [e.at for e in store.audit(target=f"run:{run_id}", limit=1000)]
+    actions = [a for a, _, _ in got]
+    assert actions[:2] == ["run.start", "run.workflow.generate"]
+    steps = [(a, who, d) for a, who, d in got if a.startswith("run.workflow.")]
+    assert [a for a, _, _ in steps] == [f"run.workflow.{e['action']}" for e in log] == [
+        "run.workflow.generate", "run.workflow.confirm", "run.workflow.publish",
+        "run.workflow.object", "run.workflow.resolve", "run.workflow.finalize"]
+    assert [who for _, who, _ in steps] == [e["actor"] for e in log] == [
+        "policy-match", "王科长", "王科长", "群众", "李处长", "李处长"]
+    for (_, _, detail), entry in zip(steps, log, strict=True):
+        assert (detail["seq"], detail["from"], detail["to"], detail["hash"]) == \
+            (entry["seq"], entry["from"], entry["to"], entry["hash"])
+        assert detail["detail"] == entry["detail"]
+    assert steps[-1][2]["to"] == "final" and steps[3][2]["detail"]["uscc"] == first.uscc
+    assert all(s is not None for s in stamps) and stamps == sorted(stamps, reverse=True)
+    assert "run.done" in actions
+
+
+def test_a_step_the_store_missed_is_copied_later(store_url: str, tmp_path: Path) -> None:
+    """The file log is the reference: entries the store lacks are copied, once each."""
+    import datetime as dt
+
+    from runs.workflow import Workflow
+
+    records = firm_records(60, seed=22)
+    policies = write_jsonl(tmp_path / "p.jsonl", policy_objects())
+    with Store(store_url) as store:
+        store.import_firms(
+            ((f"f:{i}", normalize_profile(r, f"f:{i}")) for i, r in enumerate(records)),
+            source="f.jsonl", actor="test")
+    out = tmp_path / "db"
+    run_id = _cli("run", "--store", store_url, "--policies", policies, "--as-of", AS_OF,
+                  "--out", out, "--no-progress")
+    run_dir = out / ".runs" / run_id
+    Workflow(run_dir).confirm("王科长")  # taken without the store (e.g. it was down)
+    with Store(store_url) as store:
+        assert [a for a, _, _ in _workflow_actions(store, run_id)
+                if a.startswith("run.workflow.")] == ["run.workflow.generate"]
+        Workflow(run_dir, store).publish("王科长", dt.date(2025, 7, 1), dt.date(2025, 7, 7))
+        assert Workflow(run_dir, store).sync_store() == 0  # nothing left to copy
+        steps = [(a, d["seq"]) for a, _, d in _workflow_actions(store, run_id)
+                 if a.startswith("run.workflow.")]
+    assert steps == [("run.workflow.generate", 1), ("run.workflow.confirm", 2),
+                     ("run.workflow.publish", 3)]

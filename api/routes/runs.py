@@ -92,7 +92,7 @@ def _run_dir(store: Store, run_id: str) -> Path:
 
 def _workflow(store: Store, run_id: str) -> Workflow:
     try:
-        return Workflow(_run_dir(store, run_id))
+        return Workflow(_run_dir(store, run_id), store)  # each step also in the audit_log
     except WorkflowError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
 

@@ -17,6 +17,7 @@ the latest run published there), or by ``ID`` with ``--out OUT``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -53,6 +54,10 @@ def register(sub: Any) -> None:
         q.add_argument("--out", help="output directory holding the run (with a run id)")
         if needs.get("by"):
             q.add_argument("--by", required=True, help="who takes this step (officer name)")
+        if needs.get("by") or needs.get("store"):
+            q.add_argument("--store", nargs="?", const="", metavar="URL",
+                           help="the store the run is recorded in: each step also goes to its "
+                                "audit log (needed for runs made with --store)")
         q.set_defaults(func=run)
         return q
 
@@ -81,7 +86,8 @@ def register(sub: Any) -> None:
     q.add_argument("--note", required=True)
     q = add("finalize", "close 公示 and write the final list", by=True)
     q.add_argument("--on", type=iso_date, help="date of the decision (default: today)")
-    add("audit", "print the run's audit log")
+    add("audit", "print the run's audit log (with --store: copy missing steps there)",
+        store=True)
 
 
 def _today(value: dt.date | None) -> dt.date:
@@ -106,7 +112,20 @@ def run(args: argparse.Namespace) -> int:
     if verb == "status":
         print(json.dumps(RunDir(path).status(), ensure_ascii=False, sort_keys=True, indent=2))
         return 0
-    wf = Workflow(path)
+    with contextlib.ExitStack() as stack:
+        store = None
+        if args.store is not None:
+            from store.store import Store
+
+            store = stack.enter_context(Store(args.store or None))
+        elif verb != "audit" and RunDir(path).spec().get("recorded_in_store"):
+            raise PolicyMatchError(
+                f"run {path.name} is recorded in a store: give --store URL so that this step "
+                "is in the store's audit log too")
+        return _workflow_step(verb, args, Workflow(path, store))
+
+
+def _workflow_step(verb: str, args: argparse.Namespace, wf: Workflow) -> int:
     if verb == "confirm":
         entry = wf.confirm(args.by, args.note)
     elif verb == "publish":
@@ -119,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     elif verb == "finalize":
         entry = wf.finalize(args.by, _today(args.on))
     else:  # audit
+        wf.sync_store()
         for e in wf.entries():
             print(json.dumps(e, ensure_ascii=False, sort_keys=True))
         return 0

@@ -13,8 +13,9 @@ from fastapi import APIRouter, FastAPI
 import api.routes
 from api import errors
 from api.deps import KeyCache
+from api.fastpath import FirmMatchesShortcut
 from api.match_index import MatchIndex
-from api.ratelimit import TokenBuckets
+from api.ratelimit import SharedTokenBuckets, TokenBuckets
 from api.settings import Settings
 from profiles.reference import size_standard
 from store.events import load_listeners
@@ -40,16 +41,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         store.close()
+        close = getattr(_app.state.buckets, "close", None)
+        if close is not None:
+            close()
 
     app = FastAPI(title=settings.title, version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.index = MatchIndex(store, size_standard(), check_interval=settings.refresh_seconds,
-                                 overlay_limit=settings.overlay_limit)
+                                 overlay_limit=settings.overlay_limit, freeze_gc=True)
     app.state.keys = KeyCache(store, settings.key_cache_seconds)
-    app.state.buckets = TokenBuckets(settings.rate_limit, settings.rate_burst)
+    app.state.buckets = (
+        SharedTokenBuckets(settings.rate_table, settings.rate_limit, settings.rate_burst)
+        if settings.rate_table else TokenBuckets(settings.rate_limit, settings.rate_burst))
     errors.install(app)
+    app.add_middleware(FirmMatchesShortcut)  # the hot route's 200s; all else to the routes
     for module in route_modules():
         app.include_router(module.router)
     return app

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import orjson
 import pandas as pd
 
 from matcher.benefits import policy_amounts
@@ -49,6 +51,20 @@ STATUS_CODES: dict[str, int] = {name: code for code, name in STATUS_NAMES.items(
 STATUS_RANK = np.array([2, 1, 0], dtype=np.int64)  # by code: ineligible 2, undetermined 1…
 _ONE = np.zeros(1, dtype=np.int64)
 _EXPLAIN_CACHE_LIMIT = 200_000
+# JSON fragments of one verdict (``PolicyVerdictOut``), joined per request by firm_json.
+_STATUS_JSON: dict[int, bytes] = {
+    code: b'%s","amount":' % name.encode() for code, name in STATUS_NAMES.items()}
+_NO_REASONS = b',"unmet":[],"unknown":[]'
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+def _reasons_json(unmet: list[str], unknown: list[str]) -> bytes:
+    return b"".join((b',"unmet":', orjson.dumps(unmet), b',"unknown":', orjson.dumps(unknown)))
+
+
+def _policy_prefix(policy: Policy) -> bytes:
+    return b"".join((b'{"policy_id":', orjson.dumps(policy.id), b',"title":',
+                     orjson.dumps(policy.title), b',"status":"'))
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class _Unit:
     patterns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict)
     retired: bool = False
+    # (policy, pattern id) -> the verdict's serialised reasons (see MatchIndex.firm_json).
+    fragments: dict[tuple[int, int], bytes] = field(default_factory=dict)
 
     @classmethod
     def build(cls, frame: pd.DataFrame, policies: Sequence[Policy], as_of: dt.date,
@@ -161,17 +179,36 @@ class _Benefits:
         return cls(policy, np.array(fixed), np.array(rate), np.array(base, dtype=np.int64),
                    np.array(cap), has_any, starts)
 
+    def __post_init__(self) -> None:
+        # Derived once so that a request's amounts are a few small array ops: fixed
+        # amounts are already in place, only rate-based benefits read the firm.
+        rows = np.flatnonzero(self.base_row >= 0)
+        self._rate_rows, self._rate_base = rows, self.base_row[rows]
+        self._rate_only, self._cap_only = self.rate[rows], self.cap[rows]
+        self._values = np.where(self.base_row < 0, self.fixed, np.nan)
+        self._with_any = np.flatnonzero(self.has_any)
+        # One benefit per policy (the common case): no per-policy maximum to take.
+        self._single = len(self.starts) == len(self.policy)
+        self._empty = np.full(len(self.has_any), np.nan)
+
     def amounts(self, numeric_column: np.ndarray) -> np.ndarray:
         """Amount per policy for one firm, given its column of numeric fields."""
-        out = np.full(len(self.has_any), np.nan)
-        if len(self.policy):
-            base = numeric_column[np.maximum(self.base_row, 0)]
+        values = self._values.copy()
+        if len(self._rate_rows):
+            by_rate = numeric_column.take(self._rate_base)
             with np.errstate(invalid="ignore"):
-                by_rate = np.minimum(np.maximum(self.rate * base, 0.0), self.cap)
-                values = np.where(self.base_row < 0, self.fixed, by_rate)
-                # Benefits are listed policy by policy: one maximum per segment, and
-                # np.maximum lets a NaN (unknown base) win, as policy_amounts does.
-                out[self.has_any] = np.maximum.reduceat(values, self.starts)
+                by_rate *= self._rate_only
+                np.maximum(by_rate, 0.0, out=by_rate)
+                np.minimum(by_rate, self._cap_only, out=by_rate)
+            values[self._rate_rows] = by_rate
+        if self._single and len(self._with_any) == len(self._empty):
+            return values
+        out = self._empty.copy()
+        if len(self.policy):
+            # Benefits are listed policy by policy: one maximum per segment, and
+            # np.maximum lets a NaN (unknown base) win, as policy_amounts does.
+            out[self._with_any] = (values if self._single
+                                   else np.maximum.reduceat(values, self.starts))
         return out
 
 
@@ -192,6 +229,8 @@ class _Snapshot:
     valid: np.ndarray  # bool per policy: inside its validity window on as_of
     explained: dict[tuple[int, int, int], tuple[list[str], list[str]]] = field(
         default_factory=dict)
+    prefix: list[bytes] = field(default_factory=list)  # per policy: id and title as JSON
+    valid_list: list[bool] = field(default_factory=list)  # ``valid`` as Python bools
 
     def locate(self, uscc: str) -> tuple[_Unit, int] | None:
         if self.overlay is not None:
@@ -342,13 +381,21 @@ class MatchIndex:
         the explanation pattern ids (two bytes a pair), so pages are explained by lookup.
     max_dates
         Evaluation dates kept warm at once (least recently used is dropped).
+    freeze_gc
+        After a full build, move every live object out of the cyclic garbage collector's
+        reach (``gc.freeze``); before the next one, back (``gc.unfreeze``). A server
+        process sets it: its ~350k long-lived objects (the firms, the policies, the
+        tables) otherwise make each full collection stop the event loop ~0.2 s, which
+        lands on whichever requests are in flight. Process-wide, so off by default.
     """
 
     def __init__(self, store: Store, size_standard: pd.DataFrame, *, check_interval: float = 1.0,
                  overlay_limit: int = 5_000, max_dates: int = 3,
                  matrix_limit: int = 200_000_000, background: bool = True,
+                 freeze_gc: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.freeze_gc = freeze_gc
         self.size_standard = size_standard
         self.check_interval = check_interval
         self.overlay_limit = overlay_limit
@@ -384,7 +431,11 @@ class MatchIndex:
             snap = self._snapshots.get(as_of)
             old = snap
             if snap is None or snap.published_revision != published:
+                if self.freeze_gc:
+                    gc.unfreeze()  # the snapshot being replaced may be collected again
                 snap = self._build(as_of)
+                if self.freeze_gc:
+                    gc.freeze()
             elif snap.overlay_revision != firms_rev:
                 snap = self._refresh_overlay(snap)
             before = () if old is None else (old.base, old.overlay)
@@ -418,6 +469,8 @@ class MatchIndex:
             benefits=_Benefits.build(policies), base=base, overlay=None,
             shadowed=np.zeros(base.firms.n, dtype=bool),
             valid=np.array([p.valid_on(as_of) for p in policies], dtype=bool),
+            prefix=[_policy_prefix(p) for p in policies],
+            valid_list=[p.valid_on(as_of) for p in policies],
         )
 
     def _firms_frame(self) -> tuple[pd.DataFrame, int]:
@@ -448,11 +501,16 @@ class MatchIndex:
         return self._snapshots[as_of]
 
     # ---------------------------------------------------------------- one firm
-    def firm_page(self, uscc: str, as_of: dt.date, *, statuses: Sequence[str] = (),
-                  limit: int = 100, offset: int = 0) -> VerdictPage | None:
-        """The firm's verdict on every published policy (a page of them), or None if the
-        firm is not stored. Order: eligible, undetermined, ineligible; larger amounts
-        first; then policy id.
+    def firm_json(self, uscc: str, as_of: dt.date, *, statuses: Sequence[str] = (),
+                  limit: int = 100, offset: int = 0) -> bytes | None:
+        """The firm's verdicts as the JSON body of ``GET /firms/{uscc}/matches``
+        (``FirmMatchesOut``), or None if the firm is not stored. Order: eligible,
+        undetermined, ineligible; larger amounts first; then policy id.
+
+        Why bytes: this is the API's hot path, and building ~50 dicts per request only to
+        serialise them cost as much as everything else. Each verdict is instead a join of
+        fragments serialised once — the policy's id and title per snapshot, its reasons
+        per explanation pattern — and the few firm-specific bytes (status, amount).
 
         Answers from the snapshot at hand (callers run :meth:`prepare` first, off the
         event loop, when :meth:`needs_prepare` says so); builds one only if there is none.
@@ -462,49 +520,82 @@ class MatchIndex:
         if found is None:
             return None
         unit, pos = found
-        with self._kernel_lock:
-            numba.set_num_threads(1)
-            if unit.verdicts is not None:
-                status = unit.verdicts[pos]
-            else:
+        if unit.verdicts is not None:
+            status = unit.verdicts[pos]
+        else:
+            with self._kernel_lock:
+                numba.set_num_threads(1)
                 prog, firm = _one_firm(unit, pos)
                 status = evaluate_program(prog, firm, block=1)[:, 0]
-            amounts = snap.benefits.amounts(unit.firms.numeric[:, pos])
-            counts = np.bincount(status, minlength=3)
-            if statuses:
-                sel = np.flatnonzero(np.isin(status, [STATUS_CODES[s] for s in statuses]))
+        counts = np.bincount(status, minlength=3).tolist()
+        wanted = [c for c in (TRUE, UNKNOWN, FALSE)
+                  if not statuses or STATUS_NAMES[c] in statuses]
+        total = sum(counts[c] for c in wanted)
+        end = offset + limit
+        # Eligible and undetermined verdicts (a few percent) are sorted by amount;
+        # ineligible ones show no amount and keep policy id order, so they need no sort.
+        shown_codes = [c for c in wanted if c != FALSE]
+        n_open = sum(counts[c] for c in shown_codes)
+        head = _NO_POSITIONS
+        money: list[bytes] = []
+        if offset < n_open:
+            sel = np.flatnonzero(status != FALSE if len(shown_codes) == 2
+                                 else status == shown_codes[0])
+            amounts = snap.benefits.amounts(unit.firms.numeric[:, pos])[sel]
+            shown = amounts.copy()
+            shown[np.isnan(shown)] = -1.0
+            order = np.lexsort((sel, -shown, 2 - status[sel]))[offset:end]
+            head = sel[order]
+            # One serialisation for the page's amounts; NaN (not computable) is null.
+            money = orjson.dumps(np.round(amounts[order], 2).tolist())[1:-1].split(b",")
+        tail = _NO_POSITIONS
+        if FALSE in wanted and end > n_open and counts[FALSE]:
+            tail = np.flatnonzero(status == FALSE)[max(0, offset - n_open):end - n_open]
+        page = np.concatenate((head, tail)) if len(tail) else head
+        codes = status[page].tolist()
+        money.extend([b"null"] * len(tail))
+        items = []
+        prefix, valid = snap.prefix, snap.valid_list
+        tables, fragments = unit.patterns, unit.fragments
+        for p, code, amount in zip(page.tolist(), codes, money, strict=True):
+            if code == TRUE:
+                reasons = _NO_REASONS
             else:
-                sel = np.arange(len(status))
-            # Ineligible verdicts show no amount, so they are ordered by policy id alone.
-            shown = np.where(np.isnan(amounts[sel]) | (status[sel] == FALSE), -1.0, amounts[sel])
-            order = sel[np.lexsort((sel, -shown, STATUS_RANK[status[sel]]))]
-            page = order[offset:offset + limit]
-            items = []
-            idx = np.array([pos], dtype=np.int64)
-            codes = status[page]
-            shown_amounts = np.round(amounts[page], 2).astype(object)
-            shown_amounts[np.isnan(amounts[page]) | (codes == FALSE)] = None
-            for p, code, amount in zip(page.tolist(), codes.tolist(), shown_amounts.tolist(),
-                                       strict=True):
-                policy = snap.policies[p]
-                table = unit.patterns.get(p)
-                if code == TRUE:
-                    unmet, unknown = [], []
-                elif table is not None and snap.valid[p]:
-                    unmet, unknown = _explain_by_pattern(snap.explained, p, policy,
-                                                         unit.program.leaves[p], table, pos)
+                table = tables.get(p)
+                if table is not None and valid[p]:
+                    k = (p, int(table[0][pos]))
+                    reasons = fragments.get(k)  # type: ignore[assignment]
+                    if reasons is None:
+                        reasons = _reasons_json(*_explain_by_pattern(
+                            snap.explained, p, snap.policies[p], unit.program.leaves[p],
+                            table, pos))
+                        if len(fragments) > _EXPLAIN_CACHE_LIMIT:
+                            fragments.clear()
+                        fragments[k] = reasons
                 else:
-                    unmet, unknown = _explain_policy(snap.explained, p, policy, unit.program,
-                                                     unit.firms, p, idx, as_of)[0]
-                items.append({
-                    "policy_id": policy.id, "title": policy.title, "status": STATUS_NAMES[code],
-                    "amount": amount, "unmet": unmet, "unknown": unknown, "score": None,
-                })
-        return VerdictPage(
-            as_of=as_of,
-            counts={STATUS_NAMES[k]: int(counts[k]) for k in (TRUE, UNKNOWN, FALSE)},
-            total=len(sel), items=items,
-        )
+                    with self._kernel_lock:
+                        numba.set_num_threads(1)
+                        reasons = _reasons_json(*_explain_policy(
+                            snap.explained, p, snap.policies[p], unit.program, unit.firms, p,
+                            np.array([pos], dtype=np.int64), as_of)[0])
+            items.append(b"".join((prefix[p], _STATUS_JSON[code], amount, reasons,
+                                   b',"score":null}')))
+        return b"".join((
+            b'{"uscc":', orjson.dumps(uscc), b',"as_of":"', as_of.isoformat().encode(),
+            b'","counts":{"eligible":%d,"undetermined":%d,"ineligible":%d}'
+            % (counts[TRUE], counts[UNKNOWN], counts[FALSE]),
+            b',"total":%d,"limit":%d,"offset":%d,"matches":[' % (total, limit, offset),
+            b",".join(items), b"]}"))
+
+    def firm_page(self, uscc: str, as_of: dt.date, *, statuses: Sequence[str] = (),
+                  limit: int = 100, offset: int = 0) -> VerdictPage | None:
+        """:meth:`firm_json` as a :class:`VerdictPage` (for callers that want objects)."""
+        body = self.firm_json(uscc, as_of, statuses=statuses, limit=limit, offset=offset)
+        if body is None:
+            return None
+        data = orjson.loads(body)
+        return VerdictPage(as_of=as_of, counts=data["counts"], total=data["total"],
+                           items=data["matches"])
 
     # ---------------------------------------------------------------- one policy
     def policy_page(self, policy: Policy, as_of: dt.date, *, statuses: Sequence[str] = (),

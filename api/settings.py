@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class Settings(BaseModel):
     """Everything the app factory needs; defaults suit the embedded SQLite demo.
 
-    Rate limits are per API key and per server process (a token bucket): ``rate_limit``
-    requests per minute on average, bursts up to ``rate_burst``.
+    Rate limits are per API key (a token bucket): ``rate_limit`` requests per minute on
+    average, bursts up to ``rate_burst``. With ``rate_table`` (set by ``policy-match serve``
+    for its worker processes) the buckets are shared by every worker of the server;
+    without, they are per process.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -20,6 +22,7 @@ class Settings(BaseModel):
     database_url: str | None = Field(None, description="None: POLICY_MATCH_DATABASE_URL or SQLite")
     rate_limit: int = Field(600, ge=1, description="requests per minute per key")
     rate_burst: int = Field(60, ge=1, description="bucket size: requests allowed at once")
+    rate_table: str | None = Field(None, description="shared token table file (serve sets it)")
     key_cache_seconds: float = Field(5.0, ge=0, description="how long a checked key is trusted")
     refresh_seconds: float = Field(1.0, ge=0, description="how often the matcher looks for changes")
     overlay_limit: int = Field(5_000, ge=0, description="changed firms before a full rebuild")
@@ -34,6 +37,7 @@ class Settings(BaseModel):
             "database_url": "POLICY_MATCH_DATABASE_URL",
             "rate_limit": "POLICY_MATCH_RATE_LIMIT",
             "rate_burst": "POLICY_MATCH_RATE_BURST",
+            "rate_table": "POLICY_MATCH_RATE_TABLE",
             "key_cache_seconds": "POLICY_MATCH_KEY_CACHE_SECONDS",
             "refresh_seconds": "POLICY_MATCH_REFRESH_SECONDS",
             "overlay_limit": "POLICY_MATCH_OVERLAY_LIMIT",

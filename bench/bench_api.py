@@ -103,23 +103,45 @@ def _load(host: str, port: int, paths: list[str], headers: str, concurrency: int
         await asyncio.gather(*[_worker(host, port, paths, headers, stop_at, lat, errors)
                                for _ in range(concurrency)])
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     asyncio.run(main())
-    out.put((lat, errors, time.perf_counter() - t0))
+    out.put((lat, errors, time.perf_counter() - t0, time.process_time() - c0))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the server and its workers)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def measure(port: int, paths: list[str], token: str | None, concurrency: int,
-            duration: float) -> dict[str, float]:
+            duration: float, server_pid: int | None = None) -> dict[str, float]:
+    """Throughput and latency, plus CPU per request of the server and of the client —
+    on a shared 2-core machine the CPU split says whether the load generator, not the
+    server, is what limits the throughput."""
     headers = f"Authorization: Bearer {token}\r\n" if token else ""
     q: mp.Queue = mp.Queue()
     p = mp.Process(target=_load, args=("127.0.0.1", port, paths, headers, concurrency,
                                        duration, q))
+    s0 = _cpu_seconds(server_pid) if server_pid else 0.0
     p.start()
-    lat, errors, wall = q.get()
+    lat, errors, wall, client_cpu = q.get()
     p.join()
+    server_cpu = (_cpu_seconds(server_pid) - s0) if server_pid else float("nan")
     ms = np.array(lat) / 1e6
+    n = max(1, len(ms))
     return {"requests": len(ms), "rps": len(ms) / wall, "p50_ms": float(np.percentile(ms, 50)),
-            "p99_ms": float(np.percentile(ms, 99)), "errors": len(errors)}
+            "p99_ms": float(np.percentile(ms, 99)), "errors": len(errors),
+            "server_cpu_ms": server_cpu / n * 1e3, "client_cpu_ms": client_cpu / n * 1e3}
 
 
 def asgi_cpu(url: str, token: str, paths: list[str], n: int = 3000) -> dict[str, float]:
@@ -233,10 +255,11 @@ def main() -> None:
         print(f"warm-up: matcher built in {args.workers} worker(s) in {built:.1f} s, then "
               f"{args.warmup:.0f} s of light load; a response: counts={body['counts']}, "
               f"{len(body['matches'])} matches, {len(json.dumps(body, ensure_ascii=False))} chars")
-        trivial = measure(port, ["/health"], None, args.concurrency, args.duration)
-        match = measure(port, paths, token, args.concurrency, args.duration)
+        trivial = measure(port, ["/health"], None, args.concurrency, args.duration, server.pid)
+        match = measure(port, paths, token, args.concurrency, args.duration, server.pid)
         full = measure(port, [p.replace(f"limit={args.limit}", f"limit={args.policies}")
-                              for p in paths], token, args.concurrency, args.duration / 3)
+                              for p in paths], token, args.concurrency, args.duration / 3,
+                       server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -244,10 +267,18 @@ def main() -> None:
                     (f"GET /firms/{{uscc}}/matches limit={args.limit}", match),
                     (f"GET /firms/{{uscc}}/matches limit={args.policies} (all)", full)):
         print(f"{name:48s} {m['rps']:8.0f} req/s  p50 {m['p50_ms']:6.2f} ms  "
-              f"p99 {m['p99_ms']:6.2f} ms  ({m['requests']} requests, {m['errors']} non-200)")
+              f"p99 {m['p99_ms']:6.2f} ms  ({m['requests']} requests, {m['errors']} non-200); "
+              f"CPU/request: server {m['server_cpu_ms']:.3f} ms, client "
+              f"{m['client_cpu_ms']:.3f} ms")
     print(f"match / ceiling throughput: {match['rps'] / trivial['rps']:.0%} "
           f"(target ≥ 50 %); p99 {match['p99_ms']:.1f} ms (target ≤ 25 ms) at concurrency "
           f"{args.concurrency}, {args.workers} worker(s)")
+    both = [m["server_cpu_ms"] + m["client_cpu_ms"] for m in (trivial, match)]
+    print(f"CPU per request, server + client: /health {both[0]:.3f} ms, matches {both[1]:.3f} ms "
+          f"(ratio {both[0] / both[1]:.0%}: the throughput ratio a CPU-bound machine allows); "
+          f"load generator's share of the CPU: /health "
+          f"{trivial['client_cpu_ms'] / both[0]:.0%}, "
+          f"matches {match['client_cpu_ms'] / both[1]:.0%}")
     cpu = asgi_cpu(url, token, paths)
     print(f"in-process CPU per request (ASGI, no server): /health {cpu['health']:.3f} ms, "
           f"matches limit={args.limit} {cpu['matches']:.3f} ms "

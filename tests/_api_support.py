@@ -58,8 +58,8 @@ def make_world(url: str, **settings: object) -> Iterator[World]:
         tokens = {role: seed.create_key(role, actor="setup")[1]
                   for role in ("admin", "officer", "analyst")}
         tokens["firm"] = seed.create_key("firm", uscc=str(a["uscc"]), actor="setup")[1]
-    app = create_app(Settings(database_url=url, key_cache_seconds=0, refresh_seconds=0,
-                              **settings))  # type: ignore[arg-type]
+    app = create_app(Settings(**{"database_url": url, "key_cache_seconds": 0,  # type: ignore[arg-type]
+                                 "refresh_seconds": 0, **settings}))
     store: Store = app.state.store
     with TestClient(app) as client:
         yield World(client, store, tokens, str(a["uscc"]), str(b["uscc"]), policies)

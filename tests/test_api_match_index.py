@@ -12,13 +12,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from api.match_index import MatchIndex
+from api.match_index import MatchIndex, _Benefits
 from bench.synthetic import AS_OF, firm_records, synthetic_firms, synthetic_policies
+from matcher.benefits import policy_amounts
 from matcher.eligibility import eligibility_table, evaluate
-from matcher.policy import Policy
+from matcher.encode import NUMERIC_FIELDS
+from matcher.policy import Benefit, Policy
 from profiles.reference import size_standard
 from store.store import Store
 
@@ -123,3 +128,27 @@ def test_policy_pages_and_overlay(tmp_path: Path) -> None:
             assert (item["status"], " | ".join(item["unmet"]), " | ".join(item["unknown"])) == (
                 row["status"], row["unmet"], row["unknown"])
     store.close()
+
+
+_benefit = st.one_of(
+    st.builds(Benefit, kind=st.just("grant"), amount=st.floats(0, 1e7)),
+    st.builds(Benefit, kind=st.just("subsidy"), rate=st.floats(0, 1),
+              base=st.sampled_from(NUMERIC_FIELDS),
+              cap=st.none() | st.floats(0, 1e7)),
+    st.builds(Benefit, kind=st.just("tax"), rate=st.floats(0, 1)),  # no base: not computable
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(benefits=st.lists(st.lists(_benefit, max_size=3), min_size=1, max_size=8),
+       column=st.lists(st.none() | st.floats(0, 1e9), min_size=len(NUMERIC_FIELDS),
+                       max_size=len(NUMERIC_FIELDS)))
+def test_one_firm_amounts_equal_policy_amounts(benefits: list[list[Benefit]],
+                                               column: list[float | None]) -> None:
+    """The per-request amounts (flat arrays, in place) follow matcher.benefits exactly:
+    the best benefit, NaN for an unknown base, NaN without a computable benefit."""
+    policies = [Policy(id=f"p{i}", benefits=tuple(b)) for i, b in enumerate(benefits)]
+    numeric = np.array([np.nan if v is None else v for v in column])
+    got = _Benefits.build(policies).amounts(numeric)
+    expected = [policy_amounts(p.benefits, numeric[:, None])[0] for p in policies]
+    np.testing.assert_array_equal(got, expected)

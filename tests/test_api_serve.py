@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 
 from tests._api_support import AS_OF, GOLD, firm_record
 
@@ -60,6 +61,12 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/firms/{other}", headers=h, timeout=10).status_code == 404
         assert httpx.get(f"{base}/firms/{uscc}", timeout=10).status_code == 401
         assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+        tables = {Path(f.path) for f in psutil.Process(server.pid).open_files()
+                  if Path(f.path).name.startswith("policy-match-rate-")}
+        assert len(tables) == 1  # the rate-limit table serve made
+        table = tables.pop()
+        assert table.exists()
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert not table.exists()  # removed on SIGTERM

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
@@ -94,7 +93,7 @@ def import_firms(key: Admin, store: StoreDep, index: IndexDep, settings: Setting
 
 
 StatusQuery = Annotated[list[Status] | None, Query(
-    description="keep only these statuses (repeat the parameter or join with commas)")]
+    description="keep only these statuses (repeat the parameter for several)")]
 # Bounded: every new date costs the server a rebuild of its in-memory matcher.
 AsOfQuery = Annotated[dt.date | None, Query(
     ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31),
@@ -111,18 +110,17 @@ async def firm_matches(request: Request, code: FirmScope, key: Reader, as_of: As
     """Eligible first, then undetermined, then ineligible; larger amounts first. ``counts``
     covers every published policy, ``total`` those passing the status filter; page with
     ``limit``/``offset`` to see them all."""
-    # The hot path: app state is read directly rather than through two more dependencies.
+    # Declared here for the docs, the validation and every error; the common 200 is
+    # answered before routing by ``api.fastpath`` with the same checks (a test compares
+    # the two on generated requests).
     index: MatchIndex = request.app.state.index
     day = as_of or today(request.app.state.settings)
     if index.needs_prepare(day):
         await run_in_threadpool(index.prepare, day)
-    page = index.firm_page(code, day, statuses=status or (), limit=limit, offset=offset)
-    if page is None:
+    body = index.firm_json(code, day, statuses=status or (), limit=limit, offset=offset)
+    if body is None:
         raise not_found_firm(code)
-    # Built to the FirmMatchesOut shape by construction (tests check it against the
-    # schema), so it is serialised directly: validating ~50 nested items again per
-    # request would cost as much as computing them.
-    return Response(orjson.dumps({
-        "uscc": code, "as_of": day, "counts": page.counts, "total": page.total,
-        "limit": limit, "offset": offset, "matches": page.items,
-    }), media_type="application/json")  # type: ignore[return-value]
+    # Serialised by the index to the FirmMatchesOut shape (tests check it against the
+    # schema): validating ~50 nested items again per request would cost as much as
+    # computing them.
+    return Response(body, media_type="application/json")  # type: ignore[return-value]

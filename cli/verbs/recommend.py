@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     frame, policies, n_skipped = load_inputs(args.profiles, args.policies)
     matcher = PolicyMatcher(
         policies=policies, as_of=args.as_of, size_standard=size_standard(),
-        industry_names=industry_names(), encoder=_encoder(args.encoder, args.vector_cache, args.query_precision),
+        industry_names=industry_names(),
+        encoder=_encoder(args.encoder, args.vector_cache, args.query_precision),
         lexical_weight=args.lexical_weight, dense_weight=args.dense_weight,
         fusion=args.fusion, top_k=args.top, near_misses=args.near_misses,
         batch_size=args.batch_size,

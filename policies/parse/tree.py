@@ -15,8 +15,8 @@ minimal without changing its meaning (three-valued logic, DATA.md §3):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
@@ -259,5 +259,5 @@ def to_json(node: Node | None, text: str) -> dict[str, Any] | None:
         return None
     if isinstance(node, Leaf):
         return {"field": node.field, "op": node.op, "value": node.value,
-                "source": text[node.start:node.end] if text else f"{node.start}:{node.end}"}
+                "source": text[node.start:node.end].strip() if text else f"{node.start}:{node.end}"}
     return {node.kind: [to_json(c, text) for c in node.children]}

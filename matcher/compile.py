@@ -56,13 +56,40 @@ def _prefix_table(vocab: list[object], prefixes: Sequence[str]) -> np.ndarray:
     return hit
 
 
+def _coarser_table(vocab: list[object], prefixes: Sequence[str]) -> np.ndarray:
+    """Entries that are a strict prefix of some listed prefix (firm ``C`` vs. ``C34``).
+
+    DATA.md §1 allows a bare section letter "when that is all that is known": such a
+    firm may or may not lie in the finer group, so the leaf is unknown for it, not false.
+    """
+    arr = [str(v) for v in vocab]
+    return np.array(
+        [any(len(p) > len(v) and p.startswith(v) for p in prefixes) for v in arr], dtype=bool
+    )
+
+
 def _coded_truth(leaf: Criterion, vocab: list[object]) -> np.ndarray:
-    """Truth (without the unknown slot) of ``leaf`` for each vocabulary entry."""
+    """Three-valued truth (FALSE/UNKNOWN/TRUE, without the unknown slot) per vocabulary entry."""
     spec = FIELDS[leaf.field]
     op, value = leaf.op, leaf.value
     if spec.kind == "prefix" and op in ("in", "not_in"):
         hit = _prefix_table(vocab, value)  # type: ignore[arg-type]
-        return hit if op == "in" else ~hit
+        truth = _bool_truth(hit if op == "in" else ~hit)
+        if leaf.field == "industry_code":
+            maybe = ~hit & _coarser_table(vocab, value)  # type: ignore[arg-type]
+            truth[maybe] = UNKNOWN
+        return truth
+    return _bool_truth(_plain_truth(leaf, vocab))
+
+
+def _bool_truth(hit: np.ndarray) -> np.ndarray:
+    return np.where(hit, TRUE, FALSE).astype(np.uint8)
+
+
+def _plain_truth(leaf: Criterion, vocab: list[object]) -> np.ndarray:
+    """Two-valued truth of a leaf on a known coded value (equality, membership, order)."""
+    spec = FIELDS[leaf.field]
+    op, value = leaf.op, leaf.value
     if op in ("==", "!="):
         hit = np.array([v == value for v in vocab], dtype=bool)
         return hit if op == "==" else ~hit
@@ -182,13 +209,15 @@ class _Builder:
         key = (leaf.field, leaf.op, repr(leaf.value))
         if key not in self.lut_cache:
             truth = _coded_truth(leaf, self.firms.vocab[leaf.field])
-            table = np.concatenate([[UNKNOWN], np.where(truth, TRUE, FALSE)]).astype(np.uint8)
+            table = np.concatenate([[UNKNOWN], truth]).astype(np.uint8)
             # Runs of true codes: [start, end) pairs over codes 1..len(vocab).
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], truth.astype(np.int8), [0]])))
+            is_true = (truth == TRUE).astype(np.int8)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], is_true, [0]])))
+            two_valued = not (truth == UNKNOWN).any()  # ranges can say only true or false
             if len(table) <= MAX_BITS_ENTRIES:
                 packed = sum(int(v) << (2 * k) for k, v in enumerate(table))
                 self.lut_cache[key] = (OP_BITS, row, 0, packed - (1 << 64) * (packed >> 63))
-            elif len(edges) // 2 <= MAX_RANGE_INTERVALS:
+            elif two_valued and len(edges) // 2 <= MAX_RANGE_INTERVALS:
                 start = len(self.consts)
                 self.consts.extend(float(e + 1) for e in edges)
                 self.lut_cache[key] = (OP_RANGE, row, start, len(edges) // 2)

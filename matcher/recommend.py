@@ -101,9 +101,16 @@ def top_per_row(key: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, 
     k = min(k, n_cols)
     if k <= 0:
         return np.zeros((n_rows, 0), dtype=np.int64), np.zeros((n_rows, 0), dtype=bool)
-    masked = np.where(mask, key, -np.inf)
+    masked = np.where(mask & ~np.isnan(key), key, -np.inf)
     if k < n_cols:
-        part = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among entries tied with the k-th best; take every
+        # entry above it and then the tied ones in column order, exactly k per row.
+        kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1:k]
+        above = masked > kth
+        tied = masked == kth
+        room = k - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        part = np.nonzero(chosen)[1].reshape(n_rows, k)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
     vals = np.take_along_axis(masked, part, axis=1)
@@ -314,6 +321,10 @@ def firm_lines(table: pd.DataFrame, usccs: Any) -> list[dict[str, Any]]:
     )
     grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
     cols = [table[c].tolist() for c in (RecommendColumns.USCC, RecommendColumns.KIND, *fields)]
+    # A column holding None beside numbers comes back as float NaN, which is not JSON:
+    # unknown amounts are written as null and whole yuan as integers.
+    amount_at = 2 + fields.index(RecommendColumns.AMOUNT)
+    cols[amount_at] = [None if v is None else _amount(v) for v in cols[amount_at]]
     for uscc, kind, *vals in zip(*cols, strict=True):
         entry = grouped.setdefault(uscc, {MATCH: [], NEAR_MISS: []})
         entry[kind].append(dict(zip(fields, vals, strict=True)))

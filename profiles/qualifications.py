@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from matcher.fields import QUALIFICATIONS
 
 ALIASES: dict[str, str] = {
@@ -34,9 +36,44 @@ ALIASES: dict[str, str] = {
 }
 
 
+ALIASES.update({
+    "制造业单项冠军示范企业": "制造业单项冠军企业",
+    "单项冠军示范企业": "制造业单项冠军企业",
+    "技术先进型服务企业（服务外包）": "技术先进型服务企业",
+})
+
+# Quotes around 小巨人, a level or note in brackets (高新技术企业（国家级）), the issuing
+# level or place before the name (湖南省上市后备企业) and a procedural word after it
+# (科技型中小企业入库) do not change which qualification a record names.
+_QUOTES = str.maketrans("", "", "“”\"'‘’「」『』")
+_BRACKETED = re.compile(r"[(（【\[][^)）】\]]*[)）】\]]")
+_LEVEL_PREFIX = re.compile(
+    r"^(?:国家级|国家|省级|市级|县级|区级|[\u4e00-\u9fff]{2,9}?(?:省|自治区|市|自治州|州|县|区))"
+)
+_PROCEDURE_SUFFIX = re.compile(r"(?:入库|认定|评价|称号|资质)$")
+
+
 def canonical_qualification(name: str) -> str | None:
-    """The canonical name for ``name`` (itself, or via an alias); None if unknown."""
-    n = name.strip().replace(" ", "")
-    if n in QUALIFICATIONS:
-        return n
-    return ALIASES.get(n) or ALIASES.get(n.replace("“", "").replace("”", ""))
+    """The canonical name for ``name`` (itself, or via an alias); None if unknown.
+
+    Unknown names are dropped by the readers (with a warning), which makes ``has`` false:
+    so a name that only differs by quotes, a bracketed level, a place or a suffix is
+    resolved here rather than lost.
+    """
+    n = name.strip().replace(" ", "").replace("\u3000", "")
+    for candidate in _variants(n):
+        if candidate in QUALIFICATIONS:
+            return candidate
+        if candidate in ALIASES:
+            return ALIASES[candidate]
+    return None
+
+
+def _variants(n: str) -> list[str]:
+    """``n`` as written, then with decorations removed one kind after another."""
+    out = [n, n.translate(_QUOTES)]
+    out.append(_BRACKETED.sub("", out[-1]))
+    out.append(_PROCEDURE_SUFFIX.sub("", out[-1]))
+    out.append(_LEVEL_PREFIX.sub("", out[-1]))
+    out.append(_PROCEDURE_SUFFIX.sub("", out[-1]))
+    return out

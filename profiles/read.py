@@ -12,8 +12,8 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 

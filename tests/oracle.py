@@ -44,6 +44,11 @@ def leaf(firm: dict[str, Any], c: Criterion) -> int:
     op, want = c.op, c.value
     if spec.kind == "prefix" and op in ("in", "not_in"):
         hit = any(str(v).startswith(p) for p in want)
+        # A bare section letter (DATA.md §1) may or may not lie in a finer listed group.
+        if not hit and c.field == "industry_code" and any(
+            len(p) > len(str(v)) and p.startswith(str(v)) for p in want
+        ):
+            return U
         return T if hit == (op == "in") else F
     if spec.kind == "number":
         v = float(v)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from matcher.errors import PolicyMatchError
+from policies.parse.header import _HEADER_LINE, _LABELS
 
 SUPPORTED = (".txt", ".text", ".md", ".html", ".htm", ".shtml", ".xhtml", ".docx", ".pdf")
 
@@ -105,7 +106,10 @@ _NOISE_WORDS = re.compile(
 _CONTENT_WORDS = re.compile(
     r"TRS_Editor|TRS_UEDITOR|zoom|article|content|main|zwnr|xxgk|detail|text|body", re.I)
 _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-           "section", "article", "td", "dd", "dt", "ul", "ol", "blockquote"}
+           "section", "article", "dd", "dt", "ul", "ol", "blockquote"}
+# A table row is one line with its cells side by side (从业人员 | 100人以上 reads as one
+# requirement), as docx tables are read; a cell holding paragraphs still breaks at them.
+_CELLS = {"td", "th"}
 
 
 def html_text(markup: str) -> str:
@@ -147,7 +151,31 @@ def html_text(markup: str) -> str:
         header.append(f"日期：{date[:10]}")
     if title and text.lstrip().startswith(title):
         text = text.lstrip()[len(title):]
+    header, text = _leading_labels(header, text)
     return "\n".join(header) + ("\n\n" if header else "") + text
+
+
+def _leading_labels(header: list[str], text: str) -> tuple[list[str], str]:
+    """Labelled lines (发布机关：… 发布日期：…) that open the article join the header.
+
+    Pages print them as paragraphs under the heading; left in the body, after the blank
+    line that ends the header, they would not be read as the issuer and date at all.
+    """
+    lines = text.split("\n")
+    have = {m.group(1) for h in header if (m := _HEADER_LINE.match(h))}
+    keys = {_LABELS[k] for k in have}
+    taken = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        m = _HEADER_LINE.match(line)
+        if m is None or i > 12:
+            break
+        if _LABELS[m.group(1)] not in keys:
+            header.append(line.strip())
+            keys.add(_LABELS[m.group(1)])
+        taken = i + 1
+    return header, "\n".join(lines[taken:])
 
 
 def _main_block(soup: object) -> object | None:
@@ -188,6 +216,8 @@ def _block_text(tag: object) -> str:
         block = node.name in _BLOCKS
         if block:
             parts.append("\n")
+        elif node.name in _CELLS:
+            parts.append(" ")
         for child in node.children:
             walk(child)
         if block:

@@ -52,8 +52,12 @@ _EXPLANATORY = re.compile(
 _GUIDANCE = re.compile(r"(?:需|须|应)按[^,，]{0,30}(?:把握|执行|理解|掌握)")
 _NOTE = re.compile(r"^\s*(?:注|备注|说明|注释)\s*[:：]")
 _METRIC_TERM = re.compile(r"人数|人员|总额|收入|费用|指标|资产|额$")
-_ADVERBIAL = re.compile(r"^(?:通过|经|依托|借助|根据|依据|按照|按|参照|围绕|结合)")
+# 经 opens a means (经审核…) but 经认定的高新技术企业 is a qualification, not a means.
+_ADVERBIAL = re.compile(
+    r"^(?:通过|经(?!认定|评定|备案|评价|审定|确认|认证|登记入库|入库)|依托|借助|根据|依据|按照|按|参照|围绕|结合)"
+)
 _PRINCIPLE = re.compile(r"原则")
+_NEGATED_BOUND = re.compile(r"不(?:超过|超出|高于|低于|少于|多于|大于|小于|满|足|到)")
 _PREDICATE = re.compile(
     r"^(?:均|即|就|方|才|则)?(?:可以?|能|将)?(?:申请|申报|享受|纳入|获得|推荐|成为|提出|认定为|纳入)"
     r"|^(?:即|均)?视为|^予以|^不再|^不予|^可纳入|^都可以|^的?[,，]?(?:可以?|均可)")
@@ -392,7 +396,9 @@ class ConditionReader:
             pos = core.start + mm.start()
             if any(a <= pos < b for a, b in used):
                 continue
-            if re.search(r"未|无|没有|不", m[core.start:pos]):
+            # 不超过/不低于/不满… are bounds, not negations (不超过100人或营业收入不满…)
+            before = _NEGATED_BOUND.sub("", m[core.start:pos])
+            if re.search(r"未|无|没有|不", before):
                 continue  # 未被列入A或B: neither A nor B
             left = [n for n in nodes if _first(n) < pos]
             right = [n for n in nodes if _first(n) >= pos]

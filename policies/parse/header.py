@@ -78,8 +78,11 @@ def read_header(text: str) -> Header:
     body_start = 0
     lines = text.split("\n")
     seen_label = False
+    first_plain = ""  # an unlabelled line above the labels: the heading of a document
     for line in lines:
         m = _HEADER_LINE.match(line)
+        if m is None and not seen_label and not first_plain and line.strip():
+            first_plain = line.strip()
         if m and len(fields) < 8:
             key = _LABELS[m.group(1)]
             if key not in fields:
@@ -95,6 +98,8 @@ def read_header(text: str) -> Header:
             break
         pos += len(line) + 1
     title = fields.get("title", ("", 0))[0]
+    if fields and "title" not in fields and first_plain:
+        title = _first_line_title(first_plain)[0]
     issuer, i_start, i_end = "", -1, -1
     if "issuer" in fields:
         value, vpos = fields["issuer"]

@@ -120,6 +120,7 @@ def numeric_findings(ctx: ReadContext, span: Span, inherited: str | None,
     # calendar years (2023年) are dates, not quantities
     qs = [q for q in qs if not (q.unit == "years" and q.value >= 1900)]
     prev_end = span.start
+    last: tuple[str, str] | None = None  # (field, unit) of the bound just read
     i = 0
     while i < len(qs):
         q = qs[i]
@@ -134,6 +135,7 @@ def numeric_findings(ctx: ReadContext, span: Span, inherited: str | None,
             i += 1
             if b is None:
                 prev_end = max(prev_end, q.end)
+                last = None
                 continue
             bounds = [b]
         first = bounds[0]
@@ -142,8 +144,16 @@ def numeric_findings(ctx: ReadContext, span: Span, inherited: str | None,
         after = m[bounds[-1].end:min(span.end, bounds[-1].end + 16)]
         prev_end = bounds[-1].end
         if _BENEFIT_WORDS.search(window[-8:]) and q.unit in ("yuan", "fraction"):
+            last = None
             continue  # 给予最高不超过100万元: an amount paid, not a condition
         field_name = _metric(window, after, q.unit, inherited, previous)
+        if (field_name == "unmapped" and last is not None and last[1] == q.unit
+                and _ELIDED_JOIN.fullmatch(window.replace(FILL, ""))):
+            # 营业收入超过500万元、不满2亿元 / 从业人员20人以上300人以下: the second
+            # bound's metric is elided; it is the same metric as the bound just before.
+            field_name = last[0]
+            window_start = first.start  # the source is the bound itself (不满2亿元)
+        last = None
         if field_name == "ip":
             ip_start = _metric_start(m, window_start, first.start)
             node = _ip_leaves(m, ip_start, first, bounds)
@@ -163,11 +173,17 @@ def numeric_findings(ctx: ReadContext, span: Span, inherited: str | None,
                     value = round(value / 12, 4)
                 out.nodes.append(Leaf(field_name, b.op, value, src_start, bounds[-1].end,
                                       from_range=(rng is not None and j == 0)))
+            last = (field_name, q.unit)
             if field_name in ("rd_expense", "rd_ratio", "revenue", "rd_staff_ratio",
                               "high_tech_revenue_ratio", "layoff_rate"):
                 out.metric = field_name
         out.used.append((src_start, bounds[-1].end))
     return out
+
+
+# What may stand between two bounds on one metric whose second subject is elided. With 或
+# (超过1亿元或不满500万元) the clause's own 或 reading makes the two leaves alternatives.
+_ELIDED_JOIN = re.compile(r"[\s、，,]*(?:且|并且|但|而|或|或者)?[\s、，,]*")
 
 
 def _metric_start(m: str, start: int, end: int) -> int:

@@ -76,6 +76,36 @@ def _factorize(codes: pd.Series) -> tuple[np.ndarray, list[object]]:
     return k, list(uniques)
 
 
+def size_groups(industry_code: pd.Series, standard: pd.DataFrame) -> np.ndarray:
+    """Row of ``standard`` (longest GB/T 4754 prefix) per firm; -1 when unknown."""
+    groups: dict[str, int] = {}
+    for i, prefixes in enumerate(standard["gbt4754_prefixes"]):
+        for p in str(prefixes).split():
+            groups[p] = i
+    prefixes = list(groups)
+    k, uniq = _factorize(industry_code)
+    per_code = [-1 if (p := _longest_prefix(str(c), prefixes)) is None else groups[p]
+                for c in uniq]
+    return np.array([*per_code, -1], dtype=np.int64)[k]
+
+
+SIZE_METRICS: dict[str, str] = {"employees": "employees", "revenue": "revenue",
+                                "total_assets": "assets"}  # profile field -> table column
+
+
+def size_metrics_used(industry_code: pd.Series, standard: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per profile metric, whether each firm's size group uses it (False when unknown)."""
+    gidx = size_groups(industry_code, standard)
+    known = gidx >= 0
+    out = {}
+    for field, col in SIZE_METRICS.items():
+        used = np.zeros(len(standard), dtype=bool)
+        for tier in ("small", "medium", "large"):
+            used |= standard[f"{tier}_{col}"].notna().to_numpy()
+        out[field] = known & used[np.where(known, gidx, 0)]
+    return out
+
+
 def size_class(
     industry_code: pd.Series,
     employees: pd.Series,
@@ -89,15 +119,7 @@ def size_class(
     on every ``medium_*`` bound, else ``small`` on every ``small_*`` bound, else
     ``micro``. Unknown when the group is unknown or any metric it uses is.
     """
-    groups: dict[str, int] = {}
-    for i, prefixes in enumerate(standard["gbt4754_prefixes"]):
-        for p in str(prefixes).split():
-            groups[p] = i
-    prefixes = list(groups)
-    k, uniq = _factorize(industry_code)
-    per_code = [-1 if (p := _longest_prefix(str(c), prefixes)) is None else groups[p]
-                for c in uniq]
-    gidx = np.array([*per_code, -1], dtype=np.int64)[k]
+    gidx = size_groups(industry_code, standard)
     metrics = {
         "employees": employees.astype("float64").to_numpy(),
         "revenue": revenue.astype("float64").to_numpy(),

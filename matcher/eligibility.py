@@ -19,9 +19,10 @@ from matcher.compile import MAX_TRACKED_LEAVES, Program, compile_policies
 from matcher.conditions import Criterion
 from matcher.derive import derive
 from matcher.encode import FirmColumns, encode
-from matcher.explain import leaf_values, reasons
+from matcher.explain import blamed_leaves, describe, join_unique, leaf_values
 from matcher.kernel import evaluate_program, explain_patterns, explain_program
 from matcher.logic import STATUS_NAMES, TRUE
+from matcher.missing import mask_inputs, missing_fields, missing_mask
 from matcher.policy import Policy
 
 
@@ -47,6 +48,8 @@ class Evaluation:
     program: Program
     status: np.ndarray  # uint8 [n_policies, n_firms], firms in region order
     as_of: dt.date
+    # Lets ``unknown`` skip size metrics a firm's industry group does not use.
+    size_standard: pd.DataFrame | None = None
 
     def amounts(self, p: int) -> np.ndarray:
         return policy_amounts(self.policies[p].benefits, self.firms.numeric)
@@ -73,15 +76,29 @@ class Evaluation:
         leaves = self.program.leaves[p]
         if len(leaves) <= MAX_TRACKED_LEAVES:
             fm, um, inverse = explain_patterns(self.program, self.firms, p, firm_idx)
-            texts = [reasons(policy.conditions, leaves, leaf_values(len(leaves), int(f), int(u)))
-                     for f, u in zip(fm, um, strict=True)]
+            patterns = [leaf_values(len(leaves), int(f), int(u))
+                        for f, u in zip(fm, um, strict=True)]
         else:
             values = leaf_matrix(self, p, leaves, firm_idx)
             keys, inverse = np.unique(values, axis=0, return_inverse=True)
-            texts = [reasons(policy.conditions, leaves, list(row)) for row in keys]
-            inverse = inverse.reshape(-1)
-        return (np.asarray(inverse, dtype=np.intp), [t[0] for t in texts],
-                [t[1] for t in texts])
+            patterns = [list(row) for row in keys]
+        blamed = [blamed_leaves(policy.conditions, leaves, v) for v in patterns]
+        unmet = [join_unique([describe(x) for x in failed]) for failed, _ in blamed]
+        fields = [[x.field for x in unknown] for _, unknown in blamed]
+        inverse = np.asarray(inverse, dtype=np.intp).reshape(-1)
+        inputs = mask_inputs([f for fs in fields for f in fs])
+        if not inputs:
+            return inverse, unmet, [join_unique(fs) for fs in fields]
+        # An unknown derived attribute is reported as the firm's missing inputs, which
+        # differ between firms of one pattern: word each (pattern, missing inputs) once.
+        mask = missing_mask(self.firms.frame.iloc[firm_idx], inputs, self.size_standard)
+        keyed, combos = pd.factorize(inverse.astype(np.int64) << 32 | mask, sort=False)
+        combos = np.asarray(combos, dtype=np.int64)
+        pattern_of, mask_of = combos >> 32, combos & 0xFFFFFFFF
+        return (np.asarray(keyed, dtype=np.intp),
+                [unmet[k] for k in pattern_of],
+                [join_unique(missing_fields(fields[k], inputs, int(m)))
+                 for k, m in zip(pattern_of, mask_of, strict=True)])
 
 
 def leaf_matrix(ev: Evaluation, p: int, leaves: list[Criterion], idx: np.ndarray) -> np.ndarray:
@@ -112,7 +129,7 @@ def evaluate(
     firms = encode(derive(profiles, as_of, size_standard))
     program = compile_policies(list(policies), firms, as_of)
     status = evaluate_program(program, firms)
-    return Evaluation(firms, list(policies), program, status, as_of)
+    return Evaluation(firms, list(policies), program, status, as_of, size_standard)
 
 
 def format_amount(value: float) -> str:

@@ -85,7 +85,8 @@ def test_eligibility_writes_the_contract_csv(inputs: tuple[Path, Path], tmp_path
     assert by[(shop, "small")]["status"] == "undetermined"
     assert by[(shop, "small")]["unknown"] == "serious_dishonesty"
     assert by[(soft, "rd")]["status"] == "undetermined"
-    assert by[(soft, "rd")]["unknown"] == "above_scale | rd_ratio"
+    # derived attributes are reported as the missing profile fields behind them
+    assert by[(soft, "rd")]["unknown"] == "revenue | rd_expense"
     # Rerun: byte-identical.
     out2 = tmp_path / "r2.csv"
     run("eligibility", "--profiles", str(firms), "--policies", str(policies),

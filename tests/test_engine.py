@@ -159,7 +159,8 @@ def test_validity_window_and_reasons() -> None:
     table = eligibility_table(ev).set_index(["uscc", "policy_id"])
     a, b = recs[0]["uscc"], recs[1]["uscc"]
     assert table.loc[(a, "open"), "status"] == "undetermined"
-    assert table.loc[(a, "open"), "unknown"] == "qualifications | rd_ratio"
+    # rd_ratio is derived: the firm is asked for the input it lacks (DATA.md §5).
+    assert table.loc[(a, "open"), "unknown"] == "qualifications | rd_expense"
     assert table.loc[(a, "open"), "unmet"] == ""
     assert table.loc[(b, "open"), "status"] == "ineligible"
     # 乙 fails region and revenue; the unknown alternatives are not blamed.

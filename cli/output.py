@@ -12,9 +12,21 @@ from typing import Any
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def _atomic_path(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # mkstemp makes the file 0600; a result file is read by others, so follow the umask.
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
@@ -37,7 +49,8 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+                # allow_nan=False: NaN is not JSON; a NaN reaching here is a bug to surface.
+                fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

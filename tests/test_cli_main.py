@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cli import main as cli_main
@@ -50,3 +54,21 @@ def test_help_lists_every_verb() -> None:
                          text=True, check=True).stdout
     for verb in cli_main.verb_modules():
         assert verb in out
+
+
+def test_result_files_are_readable_by_others_and_never_nan(tmp_path: Path) -> None:
+    from cli.output import write_csv, write_jsonl
+
+    old = os.umask(0o022)
+    try:
+        write_csv(pd.DataFrame({"a": ["中文"]}), tmp_path / "r.csv")
+        write_jsonl([{"a": "中文"}], tmp_path / "r.jsonl")
+    finally:
+        os.umask(old)
+    for name in ("r.csv", "r.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+    assert (tmp_path / "r.jsonl").read_text(encoding="utf-8") == '{"a": "中文"}\n'
+    with pytest.raises(ValueError):
+        write_jsonl([{"amount": float("nan")}], tmp_path / "bad.jsonl")
+    assert not (tmp_path / "bad.jsonl").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -19,6 +19,13 @@ Two measurements, each with its same-run baseline:
     .venv/bin/python bench/bench_push.py                         # 1M firms, both backends
     .venv/bin/python bench/bench_push.py --firms 200000 --backend sqlite
     .venv/bin/python bench/bench_push.py --reuse                 # keep the loaded stores
+    .venv/bin/python bench/bench_push.py --reuse --writes        # firm writes only (below)
+
+``--writes`` measures instead the cost of in-transaction detection on firm writes:
+20 × ``Store.put_firm`` and one 10,000-firm import chunk, without push listeners (the
+baseline) and with them, then ``detect_pending`` over the firms those writes left
+pending. The firms rewritten are stored firms with their own profiles, so the stores
+keep their million firms.
 
 Stores are built once under ``--work-dir`` (SQLite; default in the system temp folder)
 / database ``pm_bench_push_<firms>`` (PostgreSQL at ``--postgres``) and reused with
@@ -56,6 +63,7 @@ from push import fanout  # noqa: E402
 from push.detect import DetectSettings, detect_pending  # noqa: E402
 from push.firm_table import encoded, needed_fields, read_firms  # noqa: E402
 from push.tables import PUSH_TABLES, push_state  # noqa: E402
+from store.events import load_listeners  # noqa: E402
 from store.schema import policies as policies_table  # noqa: E402
 from store.schema import store_state  # noqa: E402
 from store.store import Store  # noqa: E402
@@ -207,6 +215,41 @@ def end_to_end(store: Store, baseline: list[Any], new: list[Any]) -> dict[str, A
     }
 
 
+def firm_writes(url: str, frame: Any) -> dict[str, Any]:
+    """Firm writes without, then with, the push listeners; then the backlog they left."""
+    out: dict[str, Any] = {}
+    for listen, offset in ((False, 400_000), (True, 500_000)):
+        store = Store(url)
+        if listen:
+            load_listeners(store)
+        offset = min(offset, max(len(frame) - 10_120, 0))
+        times = []
+        for rec in firm_records(frame.iloc[offset:offset + 20]):
+            t0 = time.perf_counter()
+            store.put_firm(rec, actor="bench")
+            times.append(time.perf_counter() - t0)
+        chunk = firm_records(frame.iloc[offset + 100:offset + 10_100])
+        t0 = time.perf_counter()
+        store.import_firms(((r["uscc"], r) for r in chunk), source="bench", actor="bench",
+                           chunk_size=10_000)
+        t_chunk = time.perf_counter() - t0
+        out["with_detection" if listen else "without"] = {
+            "put_firm_ms": summary(times), "import_chunk_10k_s": round(t_chunk, 2)}
+        store.close()
+    store = Store(url)
+    t0 = time.perf_counter()
+    report = detect_pending(store, AS_OF)
+    out["backlog"] = {"firms": report.firms, "s": round(time.perf_counter() - t0, 2),
+                      "phases_s": {k: round(v, 2) for k, v in report.seconds.items()}}
+    store.close()
+    w, wo = out["with_detection"], out["without"]
+    out["ratio_put_firm_median"] = round(w["put_firm_ms"]["median"]
+                                         / max(wo["put_firm_ms"]["median"], 0.1), 1)
+    out["ratio_import_chunk"] = round(w["import_chunk_10k_s"]
+                                      / max(wo["import_chunk_10k_s"], 0.01), 2)
+    return out
+
+
 def postgres_database(admin_url: str, name: str, fresh: bool) -> str:
     import psycopg
 
@@ -236,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="a database on the server to create pm_bench_push from")
     ap.add_argument("--reuse", action="store_true", help="reuse stores built by a previous run")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--writes", action="store_true",
+                    help="measure firm writes with/without in-transaction detection only")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -247,8 +292,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"generated {args.firms} firms, {len(baseline)} + {len(new)} policies "
           f"in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     results: dict[str, Any] = {"firms": args.firms, "policies": len(baseline),
-                               "sample": len(new), "in_memory": in_memory(frame, baseline, new)}
-    print(json.dumps(results["in_memory"], ensure_ascii=False), file=sys.stderr)
+                               "sample": len(new)}
+    if not args.writes:
+        results["in_memory"] = in_memory(frame, baseline, new)
+        print(json.dumps(results["in_memory"], ensure_ascii=False), file=sys.stderr)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else (
         [] if args.backend == "none" else [args.backend])
     for backend in backends:
@@ -262,8 +309,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             url = postgres_database(args.postgres, f"pm_bench_push_{args.firms}", not args.reuse)
         store = build_store(url, frame, baseline, args.reuse)
-        results[backend] = end_to_end(store, baseline, new)
-        store.close()
+        if args.writes:
+            store.close()
+            results[backend] = firm_writes(url, frame)
+        else:
+            results[backend] = end_to_end(store, baseline, new)
+            store.close()
         print(backend, json.dumps(results[backend], ensure_ascii=False), file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")

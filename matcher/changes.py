@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from matcher.encode import FirmColumns
 from matcher.explain import blamed_leaves, describe, join_unique, leaf_values, node_value
 from matcher.kernel import evaluate_program, explain_patterns
 from matcher.logic import FALSE, TRUE, UNKNOWN
+from matcher.missing import mask_inputs, missing_fields, missing_mask
 from matcher.policy import Policy
 
 NEWLY_ELIGIBLE = "newly_eligible"
@@ -474,6 +476,39 @@ def _patterns(ev: Evaluation, p: int, idx: np.ndarray) -> tuple[np.ndarray, list
     return inverse.reshape(-1), [list(map(int, row)) for row in keys]
 
 
+def _missing_inputs(ev: Evaluation, p: int, idx: np.ndarray, inverse: np.ndarray,
+                    patterns: list[list[int]], texts: list[tuple[str, str, str]]
+                    ) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+    """Unknown derived attributes as the profile fields each firm must fill in.
+
+    As ``eligibility_table`` does (DATA.md §5, ``matcher.missing``): a firm cannot fill in
+    ``age_years``, it can fill in ``established_on``, and which inputs are missing differs
+    between firms of one pattern — so texts are worded per (pattern, missing inputs).
+    """
+    policy = ev.policies[p]
+    if policy.conditions is None:
+        return inverse, texts
+    leaves = ev.program.leaves[p]
+    fields = [[leaf.field for leaf in blamed_leaves(policy.conditions, leaves, v)[1]]
+              for v in patterns]
+    inputs = mask_inputs([f for fs in fields for f in fs])
+    if not inputs:
+        return inverse, texts
+    mask = missing_mask(ev.firms.frame.iloc[idx], inputs, getattr(ev, "size_standard", None))
+    keyed, combos = pd.factorize(np.asarray(inverse, dtype=np.int64) << 32 | mask, sort=False)
+    combos = np.asarray(combos, dtype=np.int64)
+    out = [(join_unique(missing_fields(fields[k], inputs, int(m))), texts[k][1], texts[k][2])
+           for k, m in zip(combos >> 32, combos & 0xFFFFFFFF, strict=True)]
+    return np.asarray(keyed, dtype=np.intp), out
+
+
+def _column(values: Any, n: int) -> np.ndarray:
+    """``values`` as an array of ``n`` rows (a scalar is repeated)."""
+    if isinstance(values, str):
+        return np.full(n, values, dtype=object)
+    return np.asarray(values)
+
+
 def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
     """Eligible and undetermined verdicts with the reasons a message gives, per pair.
 
@@ -487,7 +522,9 @@ def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
     Rows come policy by policy in the firm table's (region) order — deterministic for
     the same inputs; sorting a million USCC strings is left to callers that need it.
     """
-    frames = []
+    # Columns are gathered per policy and framed once: a DataFrame per policy cost more
+    # than the work itself when one firm is checked against a few hundred policies.
+    parts: list[dict[str, Any]] = []
     for p, policy in enumerate(ev.policies):
         row = ev.status[p]
         idx = np.flatnonzero(row != FALSE)
@@ -499,6 +536,7 @@ def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
         else:
             inverse, patterns = _patterns(ev, p, idx)
             texts = [_why(policy, ev.program.leaves[p], values) for values in patterns]
+            inverse, texts = _missing_inputs(ev, p, idx, inverse, patterns, texts)
             cols = np.array(texts, dtype=object).reshape(len(texts), 3)
             n_items = np.array([len(missing_items(t[0])) for t in texts], dtype=np.int64)
             keep = np.ones(len(idx), dtype=bool)
@@ -507,20 +545,23 @@ def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
             idx, status, inverse = idx[keep], status[keep], inverse[keep]
             unknown, met, review = cols[inverse, 0], cols[inverse, 1], cols[inverse, 2]
         eligible = status == TRUE
-        frames.append(pd.DataFrame({
+        parts.append({
             MatchColumns.USCC: ev.firms.uscc[idx],
-            MatchColumns.POLICY_ID: policy.id,
+            MatchColumns.POLICY_ID: policy.id,  # scalars: broadcast by pandas if alone
             MatchColumns.STATUS: np.where(eligible, "eligible", "undetermined"),
-            MatchColumns.AMOUNT: ev.amounts(p)[idx] if len(idx) else np.zeros(0),
+            MatchColumns.AMOUNT: np.asarray(ev.amounts(p)[idx] if len(idx) else np.zeros(0),
+                                            dtype=np.float64),
             MatchColumns.UNMET: "",
             MatchColumns.UNKNOWN: np.where(eligible, "", unknown),
             MatchColumns.MET: met,
             MatchColumns.REVIEW: np.where(eligible, "", review),
-        }))
-    if not frames:
+        })
+    if not parts:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in MatchColumns.ALL})
         return out.astype({MatchColumns.AMOUNT: "float64"})
-    table = pd.concat(frames, ignore_index=True)
+    table = pd.DataFrame(parts[0] if len(parts) == 1 else {
+        c: np.concatenate([_column(part[c], len(part[MatchColumns.USCC])) for part in parts])
+        for c in MatchColumns.ALL})
     amount = table[MatchColumns.AMOUNT].astype("float64")
     table[MatchColumns.AMOUNT] = amount.where(np.isfinite(amount))
     return table

@@ -5,17 +5,20 @@ that writes to the store. A publish, withdrawal or revision of a policy then enq
 notifications in the same transaction as the change itself: the publish and the news
 about it commit together or not at all (about a second for a million stored firms).
 
-Firm changes are detected here too: a profile written through ``PUT /firms/{uscc}`` or
-a bulk-import chunk is re-evaluated against every live policy and its news enqueued in
-the transaction that writes it (``on_firms``) — one firm's snapshots are one small blob
-per policy (``push.snapshots``): ~70–90 ms for one firm and 215 policies, ~6 s for a
-10,000-firm import chunk (``bench/RESULTS.md``, section push), not a scan of the store. When no
-older firm change is pending, the firms watermark moves with it; otherwise the backlog
-is left to :func:`push.detect.detect_pending` (re-evaluating an already-told firm finds
-nothing new, so nothing is told twice). Policies beyond ``MAX_POLICIES_IN_TRANSACTION``
-in one transaction are also left to ``detect_pending``, which ``policy-match dispatch``
-runs before every delivery round. Nothing is lost either way: pending work is found
-from the store's revision counters, not from these calls.
+Small firm writes are detected here too: a profile written through ``PUT /firms/{uscc}``
+(at most ``MAX_FIRMS_IN_TRANSACTION`` firms in the transaction) is re-evaluated against
+every live policy and its news enqueued in the transaction that writes it
+(``on_firms``) — one firm's snapshots are one small blob per policy
+(``push.snapshots``), tens of milliseconds for 215 policies (``bench/RESULTS.md``,
+section push). Larger writes — bulk-import chunks — are not evaluated in their
+transaction: doing so made a 10,000-firm chunk ~7× slower (0.9 → 6.4 s). They are left
+to :func:`push.detect.detect_pending`, which finds them from the firms revision counter.
+When no older firm change is pending, the firms watermark moves with an in-transaction
+detection; otherwise the backlog stays for ``detect_pending`` (re-evaluating an
+already-told firm finds nothing new, so nothing is told twice). Policies beyond
+``MAX_POLICIES_IN_TRANSACTION`` in one transaction are also left to ``detect_pending``,
+which ``policy-match dispatch`` runs before every delivery round. Nothing is lost either
+way: pending work is found from the store's revision counters, not from these calls.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from store.schema import policies
 
 # About a second each with a million firms: a file of more waits for the dispatcher.
 MAX_POLICIES_IN_TRANSACTION = 20
+# A write of more firms than this (a bulk-import chunk) is left to ``detect_pending``:
+# re-evaluating 10,000 firms against every live policy inside the chunk's transaction
+# made an import ~7x slower, while one firm (``PUT /firms``) is cheap enough to tell now.
+MAX_FIRMS_IN_TRANSACTION = 100
 _DONE_KEY = "push.policy_units"
 
 
@@ -68,12 +75,14 @@ def register(store: Any) -> None:
             _set_mark(conn, POLICIES_MARK, int(row["revision"]))
         conn.info[_DONE_KEY] = (weakref.ref(txn), done + len(rows))
 
-    def on_firms(conn: sa.Connection, _usccs: list[str]) -> None:
+    def on_firms(conn: sa.Connection, usccs: list[str]) -> None:
+        if len(usccs) > MAX_FIRMS_IN_TRANSACTION:
+            return  # the revision counter moved: detect_pending finds these firms
         # Every firm row this transaction wrote carries the revision it just bumped.
         as_of = today_in_china(store.clock())
         _lock(conn)
         rev = _store_counter(conn, FIRMS_MARK)
-        scope = live_policies(conn, as_of)
+        scope = live_policies(conn, as_of, detector.policy_cache)
         detector.firm_unit(conn, rev - 1, rev, scope, as_of, DetectReport())
         if _mark(conn, FIRMS_MARK) == rev - 1:
             _set_mark(conn, FIRMS_MARK, rev)

@@ -81,21 +81,29 @@ def load(conn: sa.Connection, policy_ids: Sequence[str] | None = None,
     if policy_ids is not None:
         stmt = stmt.where(s.c.policy_id.in_(list(policy_ids)))
     scope = None
+    # The scope's firms per bucket: a blob is filtered by the few firms of its own bucket.
+    # (One value set of all 30,000 firms of an import backlog, rebuilt for each of 55,000
+    # blobs, made loading take 26 s.)
+    by_bucket: dict[int, pa.Array] = {}
     if usccs is not None:
         scope = frozenset(str(u) for u in usccs)
-        buckets = sorted({int(b) for b in columnar.bucket_of(list(scope))})
-        if len(buckets) < columnar.BUCKETS:
-            stmt = stmt.where(s.c.bucket.in_(buckets))
+        ordered = np.array(sorted(scope), dtype=object)
+        of = columnar.bucket_of(ordered)
+        for b in np.unique(of):
+            by_bucket[int(b)] = pa.array(ordered[of == b], type=pa.string())
+        if len(by_bucket) < columnar.BUCKETS:
+            stmt = stmt.where(s.c.bucket.in_(sorted(by_bucket)))
     groups: dict[Group, tuple[int, pa.Table]] = {}
     parts, names = [], []
-    scope_arr = pa.array(sorted(scope), type=pa.string()) if scope is not None else None
+    none = pa.array([], type=pa.string())
     status_arr = pa.array(list(statuses), type=pa.string()) if statuses is not None else None
     for pid, bucket, seq, data in conn.execute(stmt.order_by(s.c.policy_id, s.c.bucket)):
         table = columnar.decode_table(bytes(data)).cast(SCHEMA)
         groups[(pid, int(bucket))] = (int(seq), table)
         part = table
-        if scope_arr is not None:
-            part = part.filter(pc.is_in(part["uscc"], value_set=scope_arr))
+        if scope is not None:
+            part = part.filter(pc.is_in(part["uscc"],
+                                        value_set=by_bucket.get(int(bucket), none)))
         if status_arr is not None:
             part = part.filter(pc.is_in(part["status"], value_set=status_arr))
         if part.num_rows:

@@ -200,3 +200,17 @@ def store(store_url: str, clock: Clock) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+def migration_module(name: str) -> Any:
+    """A migration file of ``store/migrations/versions`` loaded as a module (to test the
+    code it froze against the live code)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "store" / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(f"_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -26,6 +26,7 @@ from tests._push_support import (  # noqa: F401 - clock, store are fixtures
     clock,
     firm,
     import_firms,
+    migration_module,
     policy,
     store,
 )
@@ -46,6 +47,31 @@ def test_bucket_is_the_documented_function(usccs: list[str]) -> None:
     got = columnar.bucket_of(usccs)
     assert got.tolist() == [_reference_bucket(u) for u in usccs]
     assert all(0 <= b < columnar.BUCKETS for b in got)
+
+
+MIGRATION_0102 = migration_module("0102_push_fanout.py")
+
+
+@given(st.lists(st.text(alphabet=USCC_CHARS, min_size=18, max_size=18), max_size=50))
+def test_migration_froze_the_same_bucket_function(usccs: list[str]) -> None:
+    """0102 carries its own copy of ``bucket_of``: both must never diverge (stored blobs
+    are keyed by it)."""
+    assert MIGRATION_0102.BUCKETS == columnar.BUCKETS
+    assert MIGRATION_0102.bucket_of(usccs).tolist() == columnar.bucket_of(usccs).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet=USCC_CHARS, min_size=18, max_size=18),
+                          st.one_of(st.none(), st.floats(allow_nan=False))),
+                min_size=0, max_size=700))
+def test_migration_blobs_and_live_blobs_read_each_other(
+        rows: list[tuple[str, float | None]]) -> None:
+    frame = pd.DataFrame({"uscc": pd.Series([r[0] for r in rows], dtype=object),
+                          "amount": pd.Series([r[1] for r in rows], dtype="float64")})
+    from_migration = columnar.decode(MIGRATION_0102.encode(frame))
+    from_live = MIGRATION_0102.decode(columnar.encode(frame))
+    for got in (from_migration, from_live):
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), frame, check_dtype=False)
 
 
 def test_buckets_spread_real_usccs() -> None:
@@ -204,3 +230,29 @@ def test_migration_carries_verdicts_into_blobs_and_back(store_url: str,  # noqa:
     pd.testing.assert_frame_equal(after, before, check_dtype=False)
     assert set(after["status"]) == {"eligible", "undetermined", "ineligible"}
     s.close()
+
+
+def test_loading_some_firms_finds_exactly_their_rows(store: Store) -> None:
+    """``snapshots.load`` for a set of firms (a few buckets, or every bucket) returns the
+    same rows as loading everything and keeping those firms."""
+    records = [firm(i, revenue=float(1_000_000 * (i % 40))) for i in range(1, 3001)]
+    import_firms(store, records)
+    store.put_policy(policy("p1"), actor="t", publish=True)
+    store.put_policy(policy("p2", title="第二"), actor="t", publish=True)
+    detect_pending(store, AS_OF)
+    usccs = np.array([str(r["uscc"]) for r in records], dtype=object)
+    rng = np.random.default_rng(7)
+    with store.transaction(write=False) as conn:
+        everything = snapshots.load(conn).frame
+        assert len(everything) > 1000
+        for size in (1, 3, 40, 2990):
+            pick = list(rng.choice(usccs, size=size, replace=False)) + ["91000000MA0000000X"]
+            if size > 1000:  # every bucket: the load reads all blobs, no bucket filter
+                assert len(set(columnar.bucket_of(pick).tolist())) == columnar.BUCKETS
+            got = snapshots.load(conn, None, pick).frame
+            want = everything[everything["uscc"].isin(pick)]
+            key = ["policy_id", "uscc"]
+            pd.testing.assert_frame_equal(
+                got.sort_values(key).reset_index(drop=True),
+                want.sort_values(key).reset_index(drop=True), check_dtype=False)
+            assert set(got["uscc"]) <= set(pick)

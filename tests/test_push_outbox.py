@@ -256,6 +256,26 @@ def test_in_transaction_detection_is_bounded_per_transaction(
     assert {r["policy_id"] for r in notifications(store)} == {"p1", "p2", "p3", "p4"}
 
 
+def test_large_firm_writes_are_left_to_detect_pending(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk chunk above MAX_FIRMS_IN_TRANSACTION is not evaluated in its transaction,
+    yet nothing is lost and nothing told twice; a small write is still told at once."""
+    import push.listeners
+
+    monkeypatch.setattr(push.listeners, "MAX_FIRMS_IN_TRANSACTION", 2)
+    load_listeners(store)
+    store.put_policy(policy(), actor="t", publish=True)
+    import_firms(store, [firm(i) for i in range(1, 5)])  # one chunk of 4 > 2
+    assert notifications(store) == []
+    store.put_firm(firm(9), actor="t")  # small: told in its own transaction …
+    assert [r["uscc"] for r in notifications(store)] == [firm(9)["uscc"]]
+    report = detect_pending(store, AS_OF)  # … and the chunk's firms are still pending
+    assert report.firms >= 4
+    assert sorted(r["uscc"] for r in notifications(store)) == sorted(
+        str(firm(i)["uscc"]) for i in (1, 2, 3, 4, 9))
+    assert detect_pending(store, AS_OF).counts.notifications == 0
+
+
 def test_an_expired_policy_is_not_news_when_a_firm_changes(store: Store) -> None:
     import_firms(store, [A])
     store.put_policy(policy(valid_until=(AS_OF + dt.timedelta(days=30)).isoformat()),

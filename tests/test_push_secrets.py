@@ -30,6 +30,7 @@ from tests._push_support import (  # noqa: F401 - clock, store are fixtures
     clock,
     firm,
     import_firms,
+    migration_module,
     policy,
     start_receiver,
     stop_receiver,
@@ -143,6 +144,32 @@ def test_migration_encrypts_existing_plain_secrets(store_url: str) -> None:  # n
     (raw,) = stored_secrets(s)
     assert raw.startswith(secrets.PREFIX) and secrets.decrypt(s.engine.url, raw) == SECRET
     s.close()
+
+
+def test_migration_froze_the_same_key_source_and_format(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0103 carries its own copy of the key lookup and token format; it must find the key
+    ``push.secrets`` uses and write what it reads (and read what it writes)."""
+    frozen = migration_module("0103_push_secrets.py")
+    monkeypatch.delenv(secrets.KEY_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    secrets._box.cache_clear()
+    for url in (f"sqlite:///{tmp_path / 'm.db'}", "postgresql://postgres@127.0.0.1/test",
+                "sqlite://"):
+        u = sa.make_url(url)
+        assert frozen.key_file(u) == secrets.key_file(u)
+    for env in ("", f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"):
+        if env:
+            monkeypatch.setenv(secrets.KEY_ENV, env)
+        secrets._box.cache_clear()
+        u = sa.make_url(f"sqlite:///{tmp_path / 'm.db'}")
+        ring = frozen.key_ring(u)
+        token = frozen.PREFIX + ring.encrypt("密钥 s3cret".encode()).decode("ascii")
+        assert secrets.decrypt(u, token) == "密钥 s3cret"
+        live = secrets.encrypt(u, "другой")
+        assert live.startswith(frozen.PREFIX)
+        assert ring.decrypt(live[len(frozen.PREFIX):].encode("ascii")).decode() == "другой"
+    secrets._box.cache_clear()
 
 
 @settings(max_examples=50, deadline=None,

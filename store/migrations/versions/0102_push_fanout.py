@@ -11,12 +11,18 @@ holding a compressed Arrow blob — and adds ``push_fanout``, the outbox of one 
 (policy, bucket, snapshot seq) that the dispatcher expands into ``push_notifications``.
 Existing verdict rows are carried over into blobs (same bucket function as the code,
 ``push.columnar``); existing notifications stay as they are (already expanded).
+
+The bucket function and the blob format are frozen below, not imported: a migration
+must do tomorrow what it did when it was written, whatever later code does.
+``tests/test_push_fanout.py`` checks that ``push.columnar`` still agrees with them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,6 +33,46 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Timestamp = sa.DateTime(timezone=True)
+
+
+# -- frozen copy of push.columnar as of this revision ------------------------------------
+BUCKETS = 256
+_COMPRESS_FROM_ROWS = 512
+_USCC_LEN = 18
+_WEIGHTS = ((np.arange(_USCC_LEN, dtype=np.uint64) * 2_654_435_761 + 40_503) % 1_000_003) | 1
+
+
+def bucket_of(usccs: Any) -> np.ndarray:
+    """The bucket (0 … 255) of each 18-character USCC: a fixed weighted byte sum."""
+    arr = np.asarray(usccs, dtype=object)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    raw = arr.astype(f"S{_USCC_LEN}")
+    codes = raw.view(np.uint8).reshape(len(arr), _USCC_LEN).astype(np.uint64)
+    return ((codes @ _WEIGHTS) % BUCKETS).astype(np.int64)
+
+
+def encode(frame: Any) -> bytes:
+    """A frame as an Arrow IPC stream, zstd-compressed from 512 rows."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
+        frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    codec = "zstd" if table.num_rows >= _COMPRESS_FROM_ROWS else None
+    with ipc.new_stream(sink, table.schema,
+                        options=ipc.IpcWriteOptions(compression=codec)) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def decode(blob: bytes) -> Any:
+    """The frame :func:`encode` wrote."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    return ipc.open_stream(pa.py_buffer(blob)).read_all().to_pandas()
 
 
 def upgrade() -> None:
@@ -69,8 +115,6 @@ def _carry_over_verdicts() -> None:
     """Every ``push_verdicts`` row into the blob of its (policy, bucket)."""
     import pandas as pd
 
-    from push import columnar
-
     conn = op.get_bind()
     rows = conn.execute(sa.text(
         "SELECT uscc, policy_id, status, amount, unknown, met, review, version, as_of "
@@ -83,7 +127,7 @@ def _carry_over_verdicts() -> None:
                       .toordinal() for d in frame["as_of"]]
     frame["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype("float64")
     frame["version"] = frame["version"].astype("int64")
-    frame["bucket"] = columnar.bucket_of(frame["uscc"].to_numpy(dtype=object))
+    frame["bucket"] = bucket_of(frame["uscc"].to_numpy(dtype=object))
     now = dt.datetime.now(dt.UTC)
     table = sa.table("push_snapshots", sa.column("policy_id"), sa.column("bucket"),
                      sa.column("seq"), sa.column("n"), sa.column("data", sa.LargeBinary),
@@ -93,7 +137,7 @@ def _carry_over_verdicts() -> None:
         body = part[["uscc", "status", "amount", "unknown", "met", "review", "version",
                      "as_of"]].reset_index(drop=True)
         out.append({"policy_id": pid, "bucket": int(bucket), "seq": 1, "n": len(body),
-                    "data": columnar.encode(body), "updated_at": now})
+                    "data": encode(body), "updated_at": now})
     conn.execute(sa.insert(table), out)
 
 
@@ -121,15 +165,13 @@ def downgrade() -> None:
 
 
 def _carry_back_snapshots() -> None:
-    from push import columnar
-
     conn = op.get_bind()
     table = sa.table("push_verdicts", *(sa.column(c) for c in (
         "uscc", "policy_id", "status", "amount", "unknown", "met", "review", "version")),
         sa.column("as_of", sa.Date), sa.column("updated_at", Timestamp))
     now = dt.datetime.now(dt.UTC)
     for pid, data in conn.execute(sa.text("SELECT policy_id, data FROM push_snapshots")).all():
-        frame = columnar.decode(bytes(data))
+        frame = decode(bytes(data))
         rows = [{"uscc": r.uscc, "policy_id": pid, "status": r.status,
                  "amount": None if r.amount != r.amount else float(r.amount),
                  "unknown": r.unknown, "met": r.met, "review": r.review,

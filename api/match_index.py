@@ -17,6 +17,12 @@ explains only the verdicts it returns. Revisions in the store (``published_revis
 
 Results equal ``matcher.eligibility.eligibility_table`` for the same firms, policies and
 date (a test checks that); only the order and the JSON shapes differ.
+
+Relevance (``score``) is not computed here — it costs milliseconds per firm. It comes
+from the latest ``done`` run of ``policy-match recommend --store`` (kind ``recommend``),
+loaded into a compact firm × policy table (:class:`_Scores`) when a snapshot is built or
+a newer run appears; a pair the run did not score, or whose firm or policy was written
+after the run started, shows ``null``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +49,13 @@ from matcher.encode import NUMERIC_FIELDS, FirmColumns, encode
 from matcher.explain import blamed_leaves, describe, leaf_values
 from matcher.kernel import evaluate_program, explain_program
 from matcher.logic import FALSE, STATUS_NAMES, TRUE, UNKNOWN
+from matcher.missing import (
+    ALL_INPUTS,
+    DERIVED_INPUTS,
+    missing_fields,
+    missing_mask,
+    relevant_bits,
+)
 from matcher.policy import Policy
 from store.store import Store
 
@@ -56,6 +69,8 @@ _STATUS_JSON: dict[int, bytes] = {
     code: b'%s","amount":' % name.encode() for code, name in STATUS_NAMES.items()}
 _NO_REASONS = b',"unmet":[],"unknown":[]'
 _NO_POSITIONS = np.zeros(0, dtype=np.int64)
+SCORE_RUN_KIND = "recommend"  # runs written by ``policy-match recommend --store``
+SCORE_DECIMALS = 4  # as the run stores them (matcher.recommend.SCORE_DECIMALS)
 
 
 def _reasons_json(unmet: list[str], unknown: list[str]) -> bytes:
@@ -81,6 +96,87 @@ class VerdictPage:
     items: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class _Scores:
+    """A stored run's relevance scores as CSR arrays over (firm, snapshot policy index).
+
+    Why CSR: a run holds only eligible/undetermined pairs (a few percent of firm × policy),
+    so a dense matrix would waste memory, and one firm's scores are one contiguous slice
+    whose sorted policy columns a page looks up with one ``searchsorted``.
+    """
+
+    run_id: str
+    firms_revision: int  # firms written after this are newer than the run: no score
+    rows: dict[str, int]  # uscc -> row
+    indptr: np.ndarray  # int64, len(rows) + 1
+    cols: np.ndarray  # int32 policy index of the snapshot, increasing within a row
+    values: np.ndarray  # float32
+
+    @classmethod
+    def build(cls, run_id: str, firms_revision: int,
+              parts: Iterable[Sequence[tuple[str, str, float]]],
+              policy_index: dict[str, int], stale_policies: set[str],
+              stale_firms: set[str]) -> _Scores:
+        """From a run's (uscc, policy_id, score) rows, read part by part (millions of rows
+        at full scale: only the compact arrays are kept)."""
+        columns = {q: k for q, k in policy_index.items() if q not in stale_policies}
+        rows: dict[str, int] = {}
+        row_parts, col_parts, value_parts = [], [], []
+        for part in parts:
+            if not part:
+                continue
+            n = len(part)
+            col = np.fromiter((columns.get(q, -1) for _u, q, _v in part), dtype=np.int64,
+                              count=n)
+            row = np.fromiter((rows.setdefault(u, len(rows)) for u, _q, _v in part),
+                              dtype=np.int64, count=n)
+            value = np.round(np.fromiter((v for _u, _q, v in part), dtype=np.float64,
+                                         count=n), SCORE_DECIMALS).astype(np.float32)
+            keep = col >= 0
+            row_parts.append(row[keep])
+            col_parts.append(col[keep])
+            value_parts.append(value[keep])
+        row = np.concatenate(row_parts) if row_parts else _NO_POSITIONS
+        col = np.concatenate(col_parts) if col_parts else _NO_POSITIONS
+        value = (np.concatenate(value_parts) if value_parts
+                 else np.zeros(0, dtype=np.float32))
+        order = np.lexsort((col, row))
+        counts = np.bincount(row, minlength=len(rows))
+        scores = cls(run_id=run_id, firms_revision=firms_revision, rows=rows,
+                     indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+                     cols=col[order].astype(np.int32), values=value[order])
+        return scores.without(sorted(stale_firms))
+
+    def without(self, usccs: Sequence[str]) -> _Scores:
+        """The same scores minus those firms (written after the run)."""
+        gone = [u for u in usccs if u in self.rows]
+        if not gone:
+            return self
+        rows = dict(self.rows)
+        for u in gone:
+            del rows[u]
+        return dataclasses.replace(self, rows=rows)
+
+    def page_json(self, uscc: str, page: np.ndarray) -> list[bytes] | None:
+        """Each page entry's score as JSON (``null`` where the run has none), or None
+        when the firm has no score at all."""
+        row = self.rows.get(uscc)
+        if row is None or not len(page):
+            return None
+        a, b = int(self.indptr[row]), int(self.indptr[row + 1])
+        cols = self.cols[a:b]
+        if not len(cols):
+            return None
+        wanted = page.astype(np.int32)
+        at = cols.searchsorted(wanted)
+        np.minimum(at, len(cols) - 1, out=at)
+        values = self.values[a:b][at]  # a copy
+        values[cols[at] != wanted] = np.nan
+        # orjson writes a float32 by its shortest repr (a stored 0.1235 stays 0.1235) and
+        # NaN as null: one serialisation for the page, no rounding per request.
+        return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+
+
 @dataclass(eq=False)
 class _Unit:
     """Some firms, encoded for ``as_of``, with the published policies compiled over them."""
@@ -95,8 +191,13 @@ class _Unit:
     patterns: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict)
     retired: bool = False
-    # (policy, pattern id) -> the verdict's serialised reasons (see MatchIndex.firm_json).
-    fragments: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    # (policy, pattern id, missing inputs) -> the verdict's serialised reasons (firm_json).
+    fragments: dict[tuple[int, int, int], bytes] = field(default_factory=dict)
+    # Per firm, which profile inputs of derived attributes are missing (matcher.missing):
+    # ``unknown`` names those inputs, as the batch table does.
+    missing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Per policy, the bits of ``missing`` its derived-attribute leaves can report.
+    relevant: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(cls, frame: pd.DataFrame, policies: Sequence[Policy], as_of: dt.date,
@@ -111,7 +212,11 @@ class _Unit:
             # firm-major copy makes a firm's verdicts one contiguous row.
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
             verdicts = np.ascontiguousarray(evaluate_program(program, firms).T)
-        return cls(firms, program, position, names, verdicts)
+        missing = missing_mask(firms.frame, ALL_INPUTS, size_standard)
+        relevant = np.array([relevant_bits([leaf.field for leaf in leaves])
+                             for leaves in program.leaves], dtype=np.int64)
+        return cls(firms, program, position, names, verdicts, missing=missing,
+                   relevant=relevant)
 
     def fill_patterns(self, policies: Sequence[Policy], as_of: dt.date) -> None:
         """Explain every firm on every policy once, keeping only pattern ids (background).
@@ -231,6 +336,7 @@ class _Snapshot:
         default_factory=dict)
     prefix: list[bytes] = field(default_factory=list)  # per policy: id and title as JSON
     valid_list: list[bool] = field(default_factory=list)  # ``valid`` as Python bools
+    scores: _Scores | None = None  # the latest done recommend run's, if any
 
     def locate(self, uscc: str) -> tuple[_Unit, int] | None:
         if self.overlay is not None:
@@ -278,14 +384,33 @@ def _window_text(policy: Policy) -> str:
     return f"不在政策有效期内（{policy.valid_from or '—'} 至 {policy.valid_until or '—'}）"
 
 
+def _as_inputs(hit: tuple[list[str], list[str]], mask: int) -> tuple[list[str], list[str]]:
+    """Unknown derived attributes named as the firm's missing inputs (DATA.md §5)."""
+    unmet, fields = hit
+    if not any(f in DERIVED_INPUTS for f in fields):
+        return hit
+    return unmet, missing_fields(fields, ALL_INPUTS, mask)
+
+
 def _explain_policy(cache: dict[tuple[int, int, int], tuple[list[str], list[str]]],
                     key: int, policy: Policy | None, prog: Program, firms: FirmColumns,
-                    p: int, idx: np.ndarray, as_of: dt.date) -> list[tuple[list[str], list[str]]]:
+                    p: int, idx: np.ndarray, as_of: dt.date,
+                    missing: np.ndarray | None = None) -> list[tuple[list[str], list[str]]]:
     """(unmet source texts, unknown fields) of policy ``p`` for firms ``idx`` of ``firms``.
 
     Explanations depend only on which leaves failed or were unknown, so they are cached
-    by that pattern (``cache`` key ``(key, false mask, unknown mask)``).
+    by that pattern (``cache`` key ``(key, false mask, unknown mask)``); ``missing`` (per
+    firm of ``idx``, :data:`matcher.missing.ALL_INPUTS` bits) words derived attributes.
     """
+    out = _explain_fields(cache, key, policy, prog, firms, p, idx, as_of)
+    if missing is None:
+        return out
+    return [_as_inputs(hit, int(m)) for hit, m in zip(out, missing.tolist(), strict=True)]
+
+
+def _explain_fields(cache: dict[tuple[int, int, int], tuple[list[str], list[str]]],
+                    key: int, policy: Policy | None, prog: Program, firms: FirmColumns,
+                    p: int, idx: np.ndarray, as_of: dt.date) -> list[tuple[list[str], list[str]]]:
     n = len(idx)
     if policy is None or policy.conditions is None:
         return [([], [])] * n
@@ -409,6 +534,8 @@ class MatchIndex:
         self._kernel_lock = threading.Lock()
         self._frame_cache: tuple[int, pd.DataFrame] | None = None
         self._policy_cache: tuple[int, list[Policy]] | None = None
+        # (run id, published revision, table) last loaded: shared by the dates.
+        self._score_cache: tuple[str, int, _Scores] | None = None
 
     # ---------------------------------------------------------------- freshness
     def touch(self) -> None:
@@ -428,16 +555,26 @@ class MatchIndex:
                 return
             published = self.store.revision("published_revision")
             firms_rev = self.store.revision("firms_revision")
+            score_run = self.store.latest_done_run_id(SCORE_RUN_KIND)
             snap = self._snapshots.get(as_of)
             old = snap
             if snap is None or snap.published_revision != published:
                 if self.freeze_gc:
                     gc.unfreeze()  # the snapshot being replaced may be collected again
                 snap = self._build(as_of)
+                snap = dataclasses.replace(snap, scores=self._load_scores(score_run, snap))
                 if self.freeze_gc:
                     gc.freeze()
-            elif snap.overlay_revision != firms_rev:
-                snap = self._refresh_overlay(snap)
+            else:
+                if snap.overlay_revision != firms_rev:
+                    snap = self._refresh_overlay(snap)
+                current = snap.scores
+                if (None if current is None else current.run_id) != score_run:
+                    snap = dataclasses.replace(snap, scores=self._load_scores(score_run, snap))
+                elif current is not None and snap is not old:
+                    # Firms written since: their scores describe an older profile.
+                    snap = dataclasses.replace(snap, scores=current.without(
+                        self.store.changed_since("firms", current.firms_revision)))
             before = () if old is None else (old.base, old.overlay)
             for unit in before:
                 if unit is not None and unit is not snap.base and unit is not snap.overlay:
@@ -452,6 +589,30 @@ class MatchIndex:
                 old, _ = self._snapshots.popitem(last=False)
                 self._checked_at.pop(old, None)
             self._checked_at[as_of] = self.clock()
+
+    def _load_scores(self, run_id: str | None, snap: _Snapshot) -> _Scores | None:
+        """The run's scores over this snapshot's policies, minus firms and policies written
+        after the run read them (the revisions it recorded)."""
+        if run_id is None:
+            return None
+        run = self.store.run(run_id)
+        if run is None or run.state != "done":
+            return None
+        cached = self._score_cache
+        if (cached is not None and cached[0] == run_id
+                and cached[1] == snap.published_revision):
+            # Another date over the same published set: the same table, fresher firms.
+            return cached[2].without(self.store.changed_since("firms", cached[2].firms_revision))
+        firms_rev = int(run.params.get("firms_revision", -1))
+        policies_rev = int(run.params.get("policies_revision", -1))
+        if firms_rev < 0 or policies_rev < 0:  # a run that did not record what it read
+            return None
+        stale_firms = set(self.store.changed_since("firms", firms_rev))
+        stale_policies = set(self.store.changed_since("policies", policies_rev))
+        scores = _Scores.build(run_id, firms_rev, self.store.run_scores(run_id),
+                               snap.policy_index, stale_policies, stale_firms)
+        self._score_cache = (run_id, snap.published_revision, scores)
+        return scores
 
     def _published(self) -> tuple[list[Policy], int]:
         policies, rev = self.store.published_policies()
@@ -554,21 +715,27 @@ class MatchIndex:
         page = np.concatenate((head, tail)) if len(tail) else head
         codes = status[page].tolist()
         money.extend([b"null"] * len(tail))
+        scored = snap.scores
+        score_json = None if scored is None else scored.page_json(uscc, page)
+        if score_json is None:
+            score_json = [b"null"] * len(page)
         items = []
         prefix, valid = snap.prefix, snap.valid_list
         tables, fragments = unit.patterns, unit.fragments
-        for p, code, amount in zip(page.tolist(), codes, money, strict=True):
+        for p, code, amount, score in zip(page.tolist(), codes, money, score_json,
+                                          strict=True):
             if code == TRUE:
                 reasons = _NO_REASONS
             else:
                 table = tables.get(p)
                 if table is not None and valid[p]:
-                    k = (p, int(table[0][pos]))
+                    m = int(unit.missing[pos] & unit.relevant[p])
+                    k = (p, int(table[0][pos]), m)
                     reasons = fragments.get(k)  # type: ignore[assignment]
                     if reasons is None:
-                        reasons = _reasons_json(*_explain_by_pattern(
+                        reasons = _reasons_json(*_as_inputs(_explain_by_pattern(
                             snap.explained, p, snap.policies[p], unit.program.leaves[p],
-                            table, pos))
+                            table, pos), m))
                         if len(fragments) > _EXPLAIN_CACHE_LIMIT:
                             fragments.clear()
                         fragments[k] = reasons
@@ -577,14 +744,16 @@ class MatchIndex:
                         numba.set_num_threads(1)
                         reasons = _reasons_json(*_explain_policy(
                             snap.explained, p, snap.policies[p], unit.program, unit.firms, p,
-                            np.array([pos], dtype=np.int64), as_of)[0])
+                            np.array([pos], dtype=np.int64), as_of,
+                            unit.missing[pos:pos + 1])[0])
             items.append(b"".join((prefix[p], _STATUS_JSON[code], amount, reasons,
-                                   b',"score":null}')))
+                                   b',"score":', score, b"}")))
         return b"".join((
             b'{"uscc":', orjson.dumps(uscc), b',"as_of":"', as_of.isoformat().encode(),
             b'","counts":{"eligible":%d,"undetermined":%d,"ineligible":%d}'
             % (counts[TRUE], counts[UNKNOWN], counts[FALSE]),
-            b',"total":%d,"limit":%d,"offset":%d,"matches":[' % (total, limit, offset),
+            b',"total":%d,"limit":%d,"offset":%d,"score_run":' % (total, limit, offset),
+            b"null" if scored is None else orjson.dumps(scored.run_id), b',"matches":[',
             b",".join(items), b"]}"))
 
     def firm_page(self, uscc: str, as_of: dt.date, *, statuses: Sequence[str] = (),
@@ -638,7 +807,8 @@ class MatchIndex:
                 reasons: dict[int, tuple[list[str], list[str]]] = {}
                 if need:
                     got = _explain_policy({}, 0, policy, prog, unit.firms, 0,
-                                          positions[need], as_of)
+                                          positions[need], as_of,
+                                          unit.missing[positions[need]])
                     reasons = dict(zip(need, got, strict=True))
                 for j, (i, pos) in enumerate(mine):
                     code = int(status[pos])

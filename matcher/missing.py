@@ -88,3 +88,13 @@ def missing_fields(fields: Sequence[str], inputs: Sequence[str], mask: int) -> l
                 and not (field == "size_class" and bit(f"unused:{i}"))]
         out.extend(gone or [field])
     return list(dict.fromkeys(out))
+
+
+# One layout for every derived attribute: what a long-lived index keeps per firm.
+ALL_INPUTS: list[str] = mask_inputs(list(DERIVED_INPUTS))
+
+
+def relevant_bits(fields: Sequence[str]) -> int:
+    """Bits of :data:`ALL_INPUTS` that can change how ``fields`` are reported."""
+    wanted = set(mask_inputs(fields))
+    return sum(1 << k for k, name in enumerate(ALL_INPUTS) if name in wanted)

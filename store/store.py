@@ -600,6 +600,37 @@ class Store:
                                 .limit(limit).offset(offset)).mappings().all()
         return [_run_row(r) for r in rows]
 
+    def latest_done_run_id(self, kind: str) -> str | None:
+        """Id of the most recently finished ``done`` run of ``kind`` (one indexed-size query;
+        the API polls it to notice a new run). Failed or running runs are never returned."""
+        stmt = (sa.select(runs.c.id).where(runs.c.kind == kind, runs.c.state == "done")
+                .order_by(runs.c.finished_at.desc(), runs.c.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def run_scores(self, run_id: str, batch: int = 200_000
+                   ) -> Iterator[list[tuple[str, str, float]]]:
+        """A run's scored rows as (uscc, policy_id, score), in parts of at most ``batch``
+        rows, unordered: a large run (millions of pairs) is consumed without holding it
+        all as Python objects."""
+        mr = match_results
+        stmt = (sa.select(mr.c.uscc, mr.c.policy_id, mr.c.score)
+                .where(mr.c.run_id == run_id, mr.c.score.is_not(None)))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(stmt)
+            for part in result.partitions():
+                yield [(str(u), str(q), float(v)) for u, q, v in part]
+
+    def changed_since(self, what: str, revision: int) -> list[str]:
+        """Keys (USCCs for ``firms``, ids for ``policies``) written after ``revision`` of
+        that table's counter: what a stored run computed before it does not describe."""
+        table = {"firms": firms, "policies": policies}[what]
+        key = table.c.uscc if what == "firms" else table.c.id
+        with self.engine.connect() as conn:
+            return [str(v) for v in conn.execute(
+                sa.select(key).where(table.c.revision > revision)).scalars()]
+
     def results(self, run_id: str, *, policy_id: str | None = None,
                 uscc: str | None = None, statuses: Sequence[str] | None = None,
                 limit: int = 1000, offset: int = 0) -> pd.DataFrame:

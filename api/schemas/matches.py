@@ -22,7 +22,8 @@ class PolicyVerdictOut(BaseModel):
     amount: float | None = Field(description="estimated yuan; null if not computable or ineligible")
     unmet: list[str] = Field(description="source texts of the conditions the firm fails")
     unknown: list[str] = Field(description="profile fields whose absence leaves it open")
-    score: float | None = Field(None, description="relevance in [0, 1] when available")
+    score: float | None = Field(None, description="relevance in [0, 1] from the latest done "
+                                "`policy-match recommend --store` run; null when unavailable")
 
 
 class FirmMatchesOut(BaseModel):
@@ -32,6 +33,9 @@ class FirmMatchesOut(BaseModel):
     total: int = Field(description="verdicts that pass the status filter")
     limit: int
     offset: int
+    score_run: str | None = Field(
+        None, description="id of the stored `recommend` run the scores come from; null "
+        "before any done run (a pair it did not score, or written after it, has score null)")
     matches: list[PolicyVerdictOut]
 
 

@@ -11,14 +11,25 @@ firm get it) and ``score`` (relevance in [0, 1]) are separate fields, never blen
 The dense model is the fast static encoder unless ``--encoder`` (or the
 ``POLICY_MATCH_EMBEDDING_MODEL`` setting) says otherwise; ``--encoder none`` ranks by
 BM25 alone and loads no model.
+
+``--store`` (instead of ``--profiles/--policies/--out``) reads the stored firms and the
+published policies of the store (``POLICY_MATCH_DATABASE_URL``) and stores a run of kind
+``recommend``: one ``match_results`` row (DATA.md §5, with ``score``) per eligible or
+undetermined pair. Why stored: relevance costs milliseconds per firm (tokenising, BM25,
+the encoder), too slow per API request; the API serves the latest done run's scores.
+Rows are written per batch of firms, each chunk in one transaction, and the run is
+marked ``done`` only after the last one — a failed run stays ``failed`` and is never used.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 from tqdm import tqdm
 
 from cli.args import iso_date
@@ -33,11 +44,17 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "recommend", help="ranked, explained policies per firm as JSONL (DATA.md §6)"
     )
-    p.add_argument("--profiles", required=True, help="profiles: JSONL, CSV or .xlsx")
-    p.add_argument("--policies", required=True, help="policies: JSONL")
-    p.add_argument("--as-of", required=True, type=iso_date, help="evaluation date YYYY-MM-DD")
+    p.add_argument("--profiles", help="profiles: JSONL, CSV or .xlsx (file mode)")
+    p.add_argument("--policies", help="policies: JSONL (file mode)")
+    p.add_argument("--as-of", type=iso_date,
+                   help="evaluation date YYYY-MM-DD (file mode: required; "
+                   "--store: default today, Asia/Shanghai)")
     p.add_argument("--top", type=int, default=10, help="recommendations per firm (default 10)")
-    p.add_argument("--out", required=True, help="result JSONL (UTF-8, one line per firm)")
+    p.add_argument("--out", help="result JSONL (UTF-8, one line per firm; file mode)")
+    p.add_argument("--store", action="store_true",
+                   help="read the store's firms and published policies and store a "
+                   "'recommend' run with every eligible/undetermined pair's score "
+                   "(store from $POLICY_MATCH_DATABASE_URL), instead of the file mode")
     p.add_argument(
         "--encoder", default=None,
         help="dense model: static, e5, a local sentence-transformers folder, or none "
@@ -58,7 +75,7 @@ def register(sub: Any) -> None:
                    help="ineligible-but-close policies listed per firm (default 3, 0 = none)")
     p.add_argument("--batch-size", type=int, default=5000, help="firms per batch (memory)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def _encoder(name: str | None, vector_cache: str | None,
@@ -77,13 +94,39 @@ def _encoder(name: str | None, vector_cache: str | None,
 
 
 def run(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser | None = getattr(args, "parser", None)
+    if args.store:
+        given = [f for f, v in (("--profiles", args.profiles), ("--policies", args.policies),
+                                ("--out", args.out)) if v is not None]
+        if given:
+            _usage_error(parser, f"--store reads the store: {', '.join(given)} not allowed")
+        return run_store(args)
+    missing = [f for f, v in (("--profiles", args.profiles), ("--policies", args.policies),
+                              ("--as-of", args.as_of), ("--out", args.out)) if v is None]
+    if missing:
+        _usage_error(parser, f"the following arguments are required: {', '.join(missing)}")
+    return run_files(args)
+
+
+def _usage_error(parser: argparse.ArgumentParser | None, message: str) -> None:
+    """Exit 2 with usage, as argparse does for a missing required argument."""
+    if parser is not None:
+        parser.error(message)
+    raise PolicyMatchError(message)
+
+
+def _check_counts(args: argparse.Namespace) -> None:
     for flag, value, least in (("--top", args.top, 1), ("--near-misses", args.near_misses, 0),
                                ("--batch-size", args.batch_size, 1)):
         if value < least:
             raise PolicyMatchError(f"{flag} must be at least {least}, got {value}")
-    frame, policies, n_skipped = load_inputs(args.profiles, args.policies)
+
+
+def _fitted(args: argparse.Namespace, frame: pd.DataFrame, policies: list[Any],
+            as_of: dt.date) -> PolicyMatcher:
+    """The matcher both modes use, with the same parameters (so the same scores)."""
     matcher = PolicyMatcher(
-        policies=policies, as_of=args.as_of, size_standard=size_standard(),
+        policies=policies, as_of=as_of, size_standard=size_standard(),
         industry_names=industry_names(),
         encoder=_encoder(args.encoder, args.vector_cache, args.query_precision),
         lexical_weight=args.lexical_weight, dense_weight=args.dense_weight,
@@ -94,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
         matcher.fit(frame)
     except ValueError as e:  # a parameter out of range: the run is refused, not crashed
         raise PolicyMatchError(str(e)) from None
+    return matcher
+
+
+def run_files(args: argparse.Namespace) -> int:
+    _check_counts(args)
+    frame, policies, n_skipped = load_inputs(args.profiles, args.policies)
+    matcher = _fitted(args, frame, policies, args.as_of)
     counts = {"firms": 0, "matches": 0}
     show = not args.no_progress and len(frame) * max(len(policies), 1) >= 200_000
 
@@ -112,4 +162,58 @@ def run(args: argparse.Namespace) -> int:
         f"{counts['matches']} recommendations in {args.out}; {n_skipped} record(s) skipped",
         file=sys.stderr,
     )
+    return 0
+
+
+RUN_KIND = "recommend"
+ACTOR = "cli:recommend"
+OPEN_STATUSES = ("eligible", "undetermined")
+
+
+def run_store(args: argparse.Namespace) -> int:
+    # Imported on use: the file mode must not open a database.
+    from store.store import open_store
+
+    _check_counts(args)
+    as_of = args.as_of or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    with open_store() as store:
+        # Read before the data: anything written after this is "newer than the run", and
+        # the API shows no score for it (it compares these revisions).
+        policies_revision = store.revision("policies_revision")
+        policies, _ = store.published_policies()
+        frame, firms_revision = store.firms_frame()
+        matcher = _fitted(args, frame, policies, as_of)
+        params = {
+            "encoder": args.encoder, "lexical_weight": args.lexical_weight,
+            "dense_weight": args.dense_weight, "fusion": args.fusion,
+            "firms_revision": firms_revision, "policies_revision": policies_revision,
+            "firms": len(frame), "policies": len(policies),
+        }
+        run_row = store.create_run(kind=RUN_KIND, as_of=as_of, params=params, actor=ACTOR)
+        counts = {"firms": 0, "rows": 0, "eligible": 0, "undetermined": 0}
+        size = int(args.batch_size)
+        try:
+            with tqdm(total=len(frame), desc="recommend → store", unit="firm",
+                      disable=args.no_progress, mininterval=0.5, file=sys.stderr) as bar:
+                for start in range(0, len(frame), size):
+                    part = frame.iloc[start:start + size]
+                    table = matcher.eligibility(part, statuses=OPEN_STATUSES)
+                    table["score"] = pd.to_numeric(table["score"])
+                    store.write_results(run_row.id, table)
+                    for name, n in table["status"].value_counts().items():
+                        counts[str(name)] += int(n)
+                    counts["rows"] += len(table)
+                    counts["firms"] += len(part)
+                    bar.update(len(part))
+        except BaseException as e:  # noqa: BLE001 - recorded, then re-raised
+            store.finish_run(run_row.id, state="failed", error=f"{type(e).__name__}: {e}",
+                             actor=ACTOR)
+            raise
+        store.finish_run(run_row.id, state="done", counts=counts, actor=ACTOR)
+    print(
+        f"policy-match: run {run_row.id}: {counts['firms']} firms × {len(policies)} policies "
+        f"→ {counts['rows']} scored eligible/undetermined pairs stored",
+        file=sys.stderr,
+    )
+    print(run_row.id)
     return 0

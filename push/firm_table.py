@@ -40,9 +40,9 @@ from matcher.fields import (
     PROFILE_FIELDS,
     TAX_CREDIT_RATINGS,
 )
+from matcher.missing import DERIVED_INPUTS
 from matcher.policy import Policy
 from profiles.reference import size_standard
-from push.messages import DERIVED_INPUTS
 from store.schema import firms
 
 ALWAYS: tuple[str, ...] = ("uscc", "region_code")

@@ -27,15 +27,7 @@ from matcher.changes import (
     UNMAPPED,
     missing_items,
 )
-
-# Stored inputs of each derived attribute (DATA.md §1): what to ask a firm for instead.
-DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
-    "age_years": ("established_on",),
-    "rd_ratio": ("rd_expense", "revenue"),
-    "rd_increase": ("rd_expense", "rd_expense_prev"),
-    "size_class": ("industry_code", "employees", "revenue", "total_assets"),
-    "above_scale": ("industry_code", "revenue"),
-}
+from matcher.missing import profile_inputs
 
 PRODUCT = "政策找企业"
 
@@ -142,7 +134,7 @@ class Facts:
         for f in _split(self.unknown):
             if f == UNMAPPED:
                 continue
-            out.extend(DERIVED_INPUTS.get(f, (f,)))
+            out.extend(profile_inputs(f))
         return list(dict.fromkeys(out))
 
 

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from matcher.conditions import Condition
 from matcher.eligibility import eligibility_table, evaluate
 from matcher.errors import PolicyMatchError
+from matcher.missing import profile_inputs
 from matcher.policy import Policy
 from policies.read import parse_policies
 from profiles.reference import size_standard
@@ -41,14 +42,6 @@ from runs.sources import ProfileSource, RecordChunk, file_sha256
 DIFF_COLUMNS: tuple[str, ...] = (
     "policy_id", "uscc", "change", "status_a", "status_b", "amount_a", "amount_b", "reason",
 )
-# Derived attributes and the stored fields they come from (DATA.md §1).
-_DERIVED_INPUTS: dict[str, tuple[str, ...]] = {
-    "age_years": ("established_on",),
-    "rd_ratio": ("rd_expense", "revenue"),
-    "rd_increase": ("rd_expense", "rd_expense_prev"),
-    "size_class": ("industry_code", "employees", "revenue", "total_assets"),
-    "above_scale": ("industry_code", "revenue"),
-}
 
 
 @dataclass
@@ -123,7 +116,7 @@ def _fields(policy: Policy | None) -> list[str]:
     out: list[str] = []
     leaves = list(policy.conditions.leaves()) if policy.conditions is not None else []
     for f in [leaf.field for leaf in leaves] + [b.base for b in policy.benefits if b.base]:
-        for g in _DERIVED_INPUTS.get(f, (f,)):
+        for g in profile_inputs(f):
             if g not in out and g != "unmapped":
                 out.append(g)
     return out

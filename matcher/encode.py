@@ -66,6 +66,20 @@ def _region_order(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return order.astype(np.int64), names[k[order] + 1]
 
 
+def _firm_columns(frame: pd.DataFrame, order: np.ndarray, numeric: np.ndarray,
+                  codes: np.ndarray, vocab: dict[str, list[object]],
+                  region_sorted: np.ndarray) -> FirmColumns:
+    """The arrays assembled, with each firm's qualification bits (-1: unknown)."""
+    qual = (
+        frame["qualification_mask"].to_numpy(dtype=np.int64)
+        if "qualification_mask" in frame.columns
+        else np.full(len(frame), -1, dtype=np.int64)
+    )
+    return FirmColumns(uscc=frame["uscc"].to_numpy(dtype=object), order=order,
+                       numeric=numeric, codes=codes, vocab=vocab, qualification_mask=qual,
+                       region_sorted=region_sorted, frame=frame)
+
+
 SMALL_ROWS = 8  # firms; up to this many are encoded value by value (see ``_encode_small``)
 
 
@@ -118,21 +132,7 @@ def encode_columns(derived: pd.DataFrame) -> FirmColumns:
             k, uniques = pd.factorize(col.astype("string"), sort=True, use_na_sentinel=True)
             codes[i] = k + 1
             vocab[name] = [str(u) for u in uniques]
-    qual = (
-        frame["qualification_mask"].to_numpy(dtype=np.int64)
-        if "qualification_mask" in frame.columns
-        else np.full(n, -1, dtype=np.int64)
-    )
-    return FirmColumns(
-        uscc=frame["uscc"].to_numpy(dtype=object),
-        order=order,
-        numeric=numeric,
-        codes=codes,
-        vocab=vocab,
-        qualification_mask=qual,
-        region_sorted=region_sorted,
-        frame=frame,
-    )
+    return _firm_columns(frame, order, numeric, codes, vocab, region_sorted)
 
 
 def _strings(col: pd.Series) -> list[str | None]:
@@ -183,18 +183,4 @@ def _encode_small(derived: pd.DataFrame) -> FirmColumns:
             index = {v: k for k, v in enumerate(uniques, start=1)}
             codes[i] = [0 if v is None else index[v] for v in strings]
             vocab[name] = list(uniques)
-    qual = (
-        frame["qualification_mask"].to_numpy(dtype=np.int64)
-        if "qualification_mask" in columns
-        else np.full(n, -1, dtype=np.int64)
-    )
-    return FirmColumns(
-        uscc=frame["uscc"].to_numpy(dtype=object),
-        order=order,
-        numeric=numeric,
-        codes=codes,
-        vocab=vocab,
-        qualification_mask=qual,
-        region_sorted=region_sorted,
-        frame=frame,
-    )
+    return _firm_columns(frame, order, numeric, codes, vocab, region_sorted)

@@ -66,6 +66,13 @@ def _region_order(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return order.astype(np.int64), names[k[order] + 1]
 
 
+def _floats(col: pd.Series) -> np.ndarray:
+    """A numeric column as float64 (NaN for unknown), without a copy when it already is."""
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    return pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+
+
 def _firm_columns(frame: pd.DataFrame, order: np.ndarray, numeric: np.ndarray,
                   codes: np.ndarray, vocab: dict[str, list[object]],
                   region_sorted: np.ndarray) -> FirmColumns:
@@ -108,10 +115,7 @@ def encode_columns(derived: pd.DataFrame) -> FirmColumns:
             numeric[i] = np.nan
             continue
         col = derived[name]
-        values = (
-            col.to_numpy() if col.dtype == np.float64
-            else pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
-        )
+        values = _floats(col)
         np.take(values, order, out=numeric[i], mode="clip")  # "raise" would buffer a copy
         if col.dtype == np.float64:
             shared[name] = numeric[i]
@@ -159,10 +163,7 @@ def _encode_small(derived: pd.DataFrame) -> FirmColumns:
             numeric[i] = np.nan
             continue
         col = derived[name]
-        values = (
-            col.to_numpy() if col.dtype == np.float64
-            else pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
-        )
+        values = _floats(col)
         numeric[i] = values[order]
     frame = derived.iloc[order].reset_index(drop=True)
     codes = np.zeros((len(CODED_FIELDS), n), dtype=np.int32)

@@ -262,7 +262,8 @@ def normalize_profile(
     return rec
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
+    """(``file:line``, object) per non-blank line; a broken line gives its RecordError."""
     with path.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, start=1):
             where = f"{path.name}:{lineno}"
@@ -296,7 +297,7 @@ def read_profiles(path: str | Path) -> ReadReport:
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".json", ".ndjson"):
-            rows = _jsonl_rows(path)
+            rows = jsonl_rows(path)
         elif suffix == ".csv":
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             rows = _table_rows(df, path, 2)
@@ -304,7 +305,8 @@ def read_profiles(path: str | Path) -> ReadReport:
             df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
             rows = _table_rows(df, path, 2)
         else:
-            raise PolicyMatchError(f"{path}: unsupported profile format {suffix!r} (JSONL/CSV/xlsx)")
+            raise PolicyMatchError(
+                f"{path}: unsupported profile format {suffix!r} (JSONL/CSV/xlsx)")
         report = ReadReport()
         seen: dict[str, str] = {}
         for where, row in rows:

@@ -9,7 +9,6 @@ chunk in memory); validation happens where the chunk is evaluated (possibly on a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from matcher.errors import PolicyMatchError, RecordError
 from profiles.headers import map_headers
+from profiles.read import jsonl_rows
 
 Format = Literal["parquet", "jsonl", "csv", "xlsx"]
 _FORMATS: dict[str, Format] = {
@@ -137,23 +137,11 @@ class ProfileSource:
     def _jsonl(self, chunk_size: int) -> Iterator[tuple[int, Payload]]:
         rows: list[tuple[str, dict[str, Any] | RecordError]] = []
         k = 0
-        name = self.path.name
-        with self.path.open(encoding="utf-8-sig") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                where = f"{name}:{lineno}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    rows.append((where, RecordError(
-                        where, None, f"broken JSON ({e.msg} at column {e.colno})")))
-                else:
-                    rows.append((where, obj if isinstance(obj, dict) else RecordError(
-                        where, None, "expected a JSON object per line")))
-                if len(rows) == chunk_size:
-                    yield k, RecordChunk(rows, {})
-                    rows, k = [], k + 1
+        for row in jsonl_rows(self.path):
+            rows.append(row)
+            if len(rows) == chunk_size:
+                yield k, RecordChunk(rows, {})
+                rows, k = [], k + 1
         if rows:
             yield k, RecordChunk(rows, {})
 

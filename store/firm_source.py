@@ -8,13 +8,12 @@ mapping and unit conversion live there), then stream from memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from matcher.errors import PolicyMatchError, RecordError
-from profiles.read import normalize_profile, read_profiles
+from profiles.read import jsonl_rows, normalize_profile, read_profiles
 
 Item = tuple[str, dict[str, Any]] | RecordError
 
@@ -45,23 +44,14 @@ def iter_profile_records(path: str | Path, warnings: list[RecordError]) -> Itera
 
 def _jsonl(path: Path, warnings: list[RecordError]) -> Iterator[Item]:
     try:
-        with path.open(encoding="utf-8-sig") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path.name}:{lineno}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield RecordError(where, None, f"broken JSON ({e.msg} at column {e.colno})")
-                    continue
-                if not isinstance(obj, dict):
-                    yield RecordError(where, None, "expected a JSON object per line")
-                    continue
-                try:
-                    yield where, normalize_profile(obj, where, warnings)
-                except RecordError as e:
-                    yield e
+        for where, obj in jsonl_rows(path):
+            if isinstance(obj, RecordError):
+                yield obj
+                continue
+            try:
+                yield where, normalize_profile(obj, where, warnings)
+            except RecordError as e:
+                yield e
     except UnicodeDecodeError as e:
         raise PolicyMatchError(f"{path}: not UTF-8 ({e.reason})") from None
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from numba import get_num_threads, set_num_threads
 
+from matcher import coded
+from matcher.coded import MatchCodes
 from matcher.compile import MAX_TRACKED_LEAVES, compile_policies
 from matcher.conditions import AllOf, Condition, Criterion, Not
 from matcher.eligibility import Columns, Evaluation, eligibility_table, leaf_matrix
@@ -45,6 +46,7 @@ EVENTS: tuple[str, ...] = (
 CAUSE_WITHDRAWN = "withdrawn"
 CAUSE_EXPIRED = "expired"
 CAUSE_CHANGED = "changed"
+CAUSES: tuple[str, ...] = ("", CAUSE_WITHDRAWN, CAUSE_EXPIRED, CAUSE_CHANGED)
 
 # The ``unknown`` entry of a requirement no profile field expresses (DATA.md §3): the firm
 # cannot fill it in, a reviewer decides it; it still counts as one open item.
@@ -81,7 +83,12 @@ def missing_items(unknown: object) -> list[str]:
     return [s for s in (part.strip() for part in str(unknown).split("|")) if s]
 
 
-def _n_missing(unknown: pd.Series | np.ndarray) -> np.ndarray:
+def _n_missing(unknown: pd.Series | np.ndarray | pd.Categorical) -> np.ndarray:
+    """Open items per row of an ``unknown`` column (a categorical counts per category)."""
+    if isinstance(unknown, pd.Categorical):
+        counts = np.array([len(missing_items(u)) for u in unknown.categories] + [0],
+                          dtype=np.int64)
+        return counts[unknown.codes]
     # Count per distinct string: tables repeat a handful of patterns a million times.
     values = pd.Series(unknown, dtype=object) if isinstance(unknown, np.ndarray) else unknown
     codes, uniques = pd.factorize(values.astype(object).fillna(""), sort=False)
@@ -90,8 +97,9 @@ def _n_missing(unknown: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _asks(status: np.ndarray, n_missing: np.ndarray, k_missing: int) -> np.ndarray:
-    """Undetermined with between 1 and ``k_missing`` open items: worth asking for them."""
-    return (status == "undetermined") & (n_missing >= 1) & (n_missing <= k_missing)
+    """Undetermined (a status code) with between 1 and ``k_missing`` open items: worth
+    asking for them."""
+    return (status == coded.UNDETERMINED) & (n_missing >= 1) & (n_missing <= k_missing)
 
 
 @dataclass(frozen=True)
@@ -137,13 +145,23 @@ def _union(lk: np.ndarray, rk: np.ndarray, space: int) -> np.ndarray:
 
 def join_pairs(left_uscc: np.ndarray, left_policy: np.ndarray, right_uscc: np.ndarray,
                right_policy: np.ndarray, what: str = "verdict table",
-               sort: bool = True) -> PairJoin:
+               sort: bool = True, checked: bool = True) -> PairJoin:
     """Outer join of two tables on (uscc, policy_id); a pair twice in one table is an error.
 
     With ``sort=False`` the pairs come in an unspecified (but deterministic) order and no
-    string is compared: a million pairs join in hashing time.
+    string is compared: a million pairs join in hashing time — or in no time when one
+    side is empty and ``checked=False`` (the caller vouches that its pairs are distinct:
+    a policy published to a million firms has no stored pairs to join).
     """
     n_left = len(left_uscc)
+    if not sort and not checked and (n_left == 0 or len(right_uscc) == 0):
+        none = np.full(max(n_left, len(right_uscc)), -1, dtype=np.int64)
+        every = np.arange(len(none), dtype=np.int64)
+        if n_left == 0:
+            return PairJoin(none, every, np.asarray(right_uscc, dtype=object),
+                            np.asarray(right_policy))
+        return PairJoin(every, none, np.asarray(left_uscc, dtype=object),
+                        np.asarray(left_policy))
     if sort:
         u_codes, u_uniq = sorted_codes(np.concatenate([left_uscc, right_uscc]).astype(object))
         p_codes, p_uniq = sorted_codes(np.concatenate([left_policy, right_policy])
@@ -286,82 +304,121 @@ def newly_matched(
     before = take(column_values(previous, Columns.STATUS), j.left, ABSENT)
     unknown = take(column_values(current, Columns.UNKNOWN), j.right, "")
     unknown_before = take(column_values(previous, Columns.UNKNOWN), j.left, "")
-
-    now_eligible = status == "eligible"
-    was_eligible = before == "eligible"
-    now_asks = _asks(status, _n_missing(unknown), k_missing)
-    was_asked = _asks(before, _n_missing(unknown_before), k_missing)
-    is_withdrawn = np.isin(j.policy_id, list(withdrawn)) if withdrawn else np.zeros(
-        len(status), dtype=bool)
     days_left = _days_left(j.policy_id, valid_until, as_of)
-    with np.errstate(invalid="ignore"):
-        expired = days_left < 0
-
-    newly_eligible = now_eligible & ~was_eligible
-    newly_asks = now_asks & ~was_asked
-    lost = (was_eligible & ~now_eligible & ~now_asks) | (was_asked & is_withdrawn & ~now_asks)
-    causes = np.where(is_withdrawn, CAUSE_WITHDRAWN, np.where(expired, CAUSE_EXPIRED,
-                                                               CAUSE_CHANGED))
-    masks = [(NEWLY_ELIGIBLE, newly_eligible), (NEWLY_UNDETERMINED, newly_asks),
-             (NO_LONGER_ELIGIBLE, lost)]
-    if deadline_days is not None and as_of is not None and valid_until is not None:
-        with np.errstate(invalid="ignore"):
-            remind = (days_left >= 0) & (days_left <= deadline_days)
-        remind &= (now_eligible | now_asks) & ~(newly_eligible | newly_asks | lost)
-        if "as_of" in previous.columns and remind.any():
-            # Told about it already inside the window: the earlier message had the date.
-            told_at = take(column_values(previous, "as_of", None), j.left, None)
-            told = pd.to_datetime(pd.Series(told_at, dtype=object), errors="coerce")
-            until = pd.to_datetime(pd.Series(j.policy_id, dtype=object).map(
-                {p: d for p, d in valid_until.items() if d is not None}), errors="coerce")
-            told_days = (until - told).dt.days.to_numpy(dtype=float, na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                remind &= ~(told_days <= deadline_days)
-        masks.append((DEADLINE_APPROACHING, remind))
-
-    rows = np.concatenate([np.flatnonzero(m) for _, m in masks])
-    kinds = np.concatenate([np.full(int(m.sum()), i, dtype=np.int64)
-                            for i, (_, m) in enumerate(masks)])
-    order = np.lexsort((kinds, rows))  # pairs are already in (uscc, policy_id) order
-    rows, kinds = rows[order], kinds[order]
-    names = np.array([e for e, _ in masks], dtype=object)
+    remind = deadline_days is not None and as_of is not None and valid_until is not None
+    told_days = None
+    if remind and "as_of" in previous.columns:
+        told_at = take(column_values(previous, "as_of", None), j.left, None)
+        told = pd.to_datetime(pd.Series(told_at, dtype=object), errors="coerce")
+        until = pd.to_datetime(pd.Series(j.policy_id, dtype=object).map(
+            {p: d for p, d in valid_until.items() if d is not None}), errors="coerce")
+        told_days = (until - told).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    found = pair_events(
+        _lenient_codes(status), _lenient_codes(before), _n_missing(unknown),
+        _n_missing(unknown_before),
+        np.isin(j.policy_id, list(withdrawn)) if withdrawn else np.zeros(len(status), bool),
+        days_left, told_days, k_missing, deadline_days if remind else None)
+    rows, kinds = found.rows, found.kind
     days = pd.array(np.where(np.isnan(days_left[rows]), 0, days_left[rows]).astype(np.int64),
                     dtype="Int64")
     days[np.isnan(days_left[rows])] = pd.NA
     return pd.DataFrame({
         EventColumns.USCC: j.uscc[rows],
         EventColumns.POLICY_ID: j.policy_id[rows],
-        EventColumns.EVENT: names[kinds],
+        EventColumns.EVENT: np.asarray(EVENTS, dtype=object)[kinds],
         EventColumns.STATUS: status[rows],
         EventColumns.PREVIOUS_STATUS: before[rows],
         EventColumns.AMOUNT: take(column_values(current, Columns.AMOUNT), j.right, "")[rows],
         EventColumns.UNMET: take(column_values(current, Columns.UNMET), j.right, "")[rows],
         EventColumns.UNKNOWN: unknown[rows],
-        EventColumns.CAUSE: np.where(kinds == 2, causes[rows], ""),
+        EventColumns.CAUSE: np.asarray(CAUSES, dtype=object)[found.cause],
         EventColumns.DAYS_LEFT: days,
     })
 
 
+def _lenient_codes(status: np.ndarray) -> np.ndarray:
+    """Status names as :data:`matcher.coded.STATUSES` codes; any other text counts as
+    ineligible (only "eligible" and "undetermined" mean anything to the diff)."""
+    codes, uniq = pd.factorize(pd.Series(status, dtype=object).fillna(ABSENT), sort=False)
+    lookup = np.array([coded.STATUSES.index(u) if u in coded.STATUSES else coded.INELIGIBLE
+                       for u in uniq] + [coded.INELIGIBLE], dtype=np.int8)
+    return lookup[codes]
+
+
+@dataclass(frozen=True)
+class PairEvents:
+    """The news in a diff: pair positions with an event (ascending), the event (an index
+    into :data:`EVENTS`) and, for ``no_longer_eligible``, its cause (index into
+    :data:`CAUSES`; 0, "", for every other event)."""
+
+    rows: np.ndarray
+    kind: np.ndarray
+    cause: np.ndarray
+
+
+def pair_events(now: np.ndarray, before: np.ndarray, n_now: np.ndarray, n_before: np.ndarray,
+                withdrawn: np.ndarray, days_left: np.ndarray, told_days: np.ndarray | None,
+                k_missing: int, deadline_days: int | None) -> PairEvents:
+    """The event rules of :func:`newly_matched` on aligned pairs, all integer work.
+
+    ``now``/``before`` are status codes (``matcher.coded.STATUSES``; ``before`` is
+    ``absent`` for a new pair), ``n_now``/``n_before`` the open items of each side,
+    ``withdrawn`` whether the pair's policy was withdrawn, ``days_left`` the days to its
+    ``valid_until`` (NaN: open-ended), ``told_days`` the days between the firm's last
+    message and ``valid_until`` (NaN or None: unknown). ``deadline_days`` None: no
+    reminders.
+    """
+    now_eligible = now == coded.ELIGIBLE
+    was_eligible = before == coded.ELIGIBLE
+    now_asks = _asks(now, n_now, k_missing)
+    was_asked = _asks(before, n_before, k_missing)
+    with np.errstate(invalid="ignore"):
+        expired = days_left < 0
+    newly_eligible = now_eligible & ~was_eligible
+    newly_asks = now_asks & ~was_asked
+    lost = (was_eligible & ~now_eligible & ~now_asks) | (was_asked & withdrawn & ~now_asks)
+    kind = np.full(len(now), -1, dtype=np.int8)
+    kind[newly_eligible] = 0
+    kind[newly_asks] = 1
+    kind[lost] = 2
+    if deadline_days is not None:
+        with np.errstate(invalid="ignore"):
+            remind = (days_left >= 0) & (days_left <= deadline_days)
+            remind &= (now_eligible | now_asks) & (kind < 0)
+            if told_days is not None:
+                # Told about it already inside the window: the earlier message had the date.
+                remind &= ~(told_days <= deadline_days)
+        kind[remind] = 3
+    rows = np.flatnonzero(kind >= 0)
+    cause = np.where(withdrawn[rows], 1, np.where(expired[rows], 2, 3)).astype(np.int8)
+    cause[kind[rows] != 2] = 0
+    return PairEvents(rows, kind[rows], cause)
+
+
 # --- one policy over all firms ---------------------------------------------------------
 
-def evaluate_policy(firms: FirmColumns, policy: Policy, as_of: dt.date) -> Evaluation:
+def evaluate_policy(firms: FirmColumns, policy: Policy, as_of: dt.date,
+                    size_standard: pd.DataFrame | None = None) -> Evaluation:
     """Verdicts of one policy for every firm of an already encoded table.
 
     What a newly published policy needs: the firm table was encoded once (and can stay
     warm), so the cost is compiling one tree and one kernel pass over the firms — over
     only the slice of the table in the policy's region when its root says so.
     """
-    return evaluate_policies(firms, [policy], as_of)
+    return evaluate_policies(firms, [policy], as_of, size_standard)
 
 
-def evaluate_policies(firms: FirmColumns, policies: Sequence[Policy], as_of: dt.date) -> Evaluation:
+def evaluate_policies(firms: FirmColumns, policies: Sequence[Policy], as_of: dt.date,
+                      size_standard: pd.DataFrame | None = None) -> Evaluation:
     """Verdicts of ``policies`` over an already encoded firm table (see ``evaluate``).
 
     The kernel runs firm blocks in parallel threads. For a few policies over a small
     slice of the table (one city's firms), waking the other threads costs more than the
     work — milliseconds on a busy machine against microseconds of evaluation — so the
     slice is run on this thread unless it holds at least ``PARALLEL_MIN_FIRMS`` firm
-    evaluations per extra thread.
+    evaluations per extra thread. With ``size_standard`` (the SME table the firms were
+    derived with), an unknown ``size_class`` asks only for the metrics the firm's
+    industry group uses.
     """
     program = compile_policies(list(policies), firms, as_of)
     work = int((program.ranges[:, 1] - program.ranges[:, 0]).sum()) if len(program.ranges) else 0
@@ -375,7 +432,7 @@ def evaluate_policies(firms: FirmColumns, policies: Sequence[Policy], as_of: dt.
             status = evaluate_program(program, firms)
         finally:
             set_num_threads(threads)
-    return Evaluation(firms, list(policies), program, status, as_of)
+    return Evaluation(firms, list(policies), program, status, as_of, size_standard)
 
 
 def matched_verdicts(
@@ -494,7 +551,7 @@ def _missing_inputs(ev: Evaluation, p: int, idx: np.ndarray, inverse: np.ndarray
     inputs = mask_inputs([f for fs in fields for f in fs])
     if not inputs:
         return inverse, texts
-    mask = missing_mask(ev.firms.frame.iloc[idx], inputs, getattr(ev, "size_standard", None))
+    mask = missing_mask(ev.firms.frame, inputs, getattr(ev, "size_standard", None), idx)
     keyed, combos = pd.factorize(np.asarray(inverse, dtype=np.int64) << 32 | mask, sort=False)
     combos = np.asarray(combos, dtype=np.int64)
     out = [(join_unique(missing_fields(fields[k], inputs, int(m))), texts[k][1], texts[k][2])
@@ -502,29 +559,21 @@ def _missing_inputs(ev: Evaluation, p: int, idx: np.ndarray, inverse: np.ndarray
     return np.asarray(keyed, dtype=np.intp), out
 
 
-def _column(values: Any, n: int) -> np.ndarray:
-    """``values`` as an array of ``n`` rows (a scalar is repeated)."""
-    if isinstance(values, str):
-        return np.full(n, values, dtype=object)
-    return np.asarray(values)
-
-
-def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
-    """Eligible and undetermined verdicts with the reasons a message gives, per pair.
+def matched_codes(ev: Evaluation, k_missing: int | None = None) -> MatchCodes:
+    """Eligible and undetermined verdicts with the reasons a message gives, as codes.
 
     Like ``eligibility_table(ev, statuses=("eligible", "undetermined"))`` but built for
     notifications: ``amount`` stays a float, and each row says which conditions the
     firm meets (``met``) and which requirements only a reviewer can settle
-    (``review``). Reasons are computed once per distinct pattern of leaf values, so a
-    policy matched by 300,000 firms costs a few dozen explanations. With ``k_missing``,
-    undetermined rows with more open items than that are dropped (they are not news).
+    (``review``). Reasons are computed once per distinct pattern of leaf values and kept
+    as categorical codes, so a policy matched by 300,000 firms costs a few dozen
+    explanations and no string per row. With ``k_missing``, undetermined rows with more
+    open items than that are dropped (they are not news).
 
     Rows come policy by policy in the firm table's (region) order — deterministic for
     the same inputs; sorting a million USCC strings is left to callers that need it.
     """
-    # Columns are gathered per policy and framed once: a DataFrame per policy cost more
-    # than the work itself when one firm is checked against a few hundred policies.
-    parts: list[dict[str, Any]] = []
+    parts: list[MatchCodes] = []
     for p, policy in enumerate(ev.policies):
         row = ev.status[p]
         idx = np.flatnonzero(row != FALSE)
@@ -532,36 +581,34 @@ def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
             continue
         status = row[idx]
         if policy.conditions is None:
-            unknown = met = review = np.full(len(idx), "", dtype=object)
+            inverse = np.zeros(len(idx), dtype=np.intp)
+            texts = [("", "", "")]
         else:
             inverse, patterns = _patterns(ev, p, idx)
             texts = [_why(policy, ev.program.leaves[p], values) for values in patterns]
             inverse, texts = _missing_inputs(ev, p, idx, inverse, patterns, texts)
-            cols = np.array(texts, dtype=object).reshape(len(texts), 3)
-            n_items = np.array([len(missing_items(t[0])) for t in texts], dtype=np.int64)
-            keep = np.ones(len(idx), dtype=bool)
             if k_missing is not None:
+                n_items = np.array([len(missing_items(t[0])) for t in texts], dtype=np.int64)
                 keep = (status == TRUE) | (n_items[inverse] <= k_missing)
-            idx, status, inverse = idx[keep], status[keep], inverse[keep]
-            unknown, met, review = cols[inverse, 0], cols[inverse, 1], cols[inverse, 2]
+                idx, status, inverse = idx[keep], status[keep], inverse[keep]
         eligible = status == TRUE
-        parts.append({
-            MatchColumns.USCC: ev.firms.uscc[idx],
-            MatchColumns.POLICY_ID: policy.id,  # scalars: broadcast by pandas if alone
-            MatchColumns.STATUS: np.where(eligible, "eligible", "undetermined"),
-            MatchColumns.AMOUNT: np.asarray(ev.amounts(p)[idx] if len(idx) else np.zeros(0),
-                                            dtype=np.float64),
-            MatchColumns.UNMET: "",
-            MatchColumns.UNKNOWN: np.where(eligible, "", unknown),
-            MatchColumns.MET: met,
-            MatchColumns.REVIEW: np.where(eligible, "", review),
-        })
-    if not parts:
-        out = pd.DataFrame({c: pd.Series(dtype=object) for c in MatchColumns.ALL})
-        return out.astype({MatchColumns.AMOUNT: "float64"})
-    table = pd.DataFrame(parts[0] if len(parts) == 1 else {
-        c: np.concatenate([_column(part[c], len(part[MatchColumns.USCC])) for part in parts])
-        for c in MatchColumns.ALL})
-    amount = table[MatchColumns.AMOUNT].astype("float64")
-    table[MatchColumns.AMOUNT] = amount.where(np.isfinite(amount))
-    return table
+        # An eligible firm has nothing to fill in and nothing for a reviewer: one more
+        # text, "", that its rows point to.
+        blank = np.where(eligible, len(texts), inverse)
+        amount = np.asarray(ev.amounts(p)[idx] if len(idx) else np.zeros(0), dtype=np.float64)
+        parts.append(MatchCodes(
+            uscc=ev.firms.uscc[idx],
+            policy_id=pd.Categorical.from_codes(np.zeros(len(idx), dtype=np.int32),
+                                                pd.Index([policy.id], dtype=object)),
+            status=np.where(eligible, coded.ELIGIBLE, coded.UNDETERMINED).astype(np.int8),
+            amount=np.where(np.isfinite(amount), amount, np.nan),
+            unknown=coded.from_codes(blank, [t[0] for t in texts] + [""]),
+            met=coded.from_codes(inverse, [t[1] for t in texts]),
+            review=coded.from_codes(blank, [t[2] for t in texts] + [""]),
+        ))
+    return coded.concat(parts)
+
+
+def matched_table(ev: Evaluation, k_missing: int | None = None) -> pd.DataFrame:
+    """:func:`matched_codes` spelled out (``MatchColumns``): for tests and analysts."""
+    return matched_codes(ev, k_missing).to_frame()

@@ -91,7 +91,7 @@ class Evaluation:
             return inverse, unmet, [join_unique(fs) for fs in fields]
         # An unknown derived attribute is reported as the firm's missing inputs, which
         # differ between firms of one pattern: word each (pattern, missing inputs) once.
-        mask = missing_mask(self.firms.frame.iloc[firm_idx], inputs, self.size_standard)
+        mask = missing_mask(self.firms.frame, inputs, self.size_standard, firm_idx)
         keyed, combos = pd.factorize(inverse.astype(np.int64) << 32 | mask, sort=False)
         combos = np.asarray(combos, dtype=np.int64)
         pattern_of, mask_of = combos >> 32, combos & 0xFFFFFFFF

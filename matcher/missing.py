@@ -48,9 +48,19 @@ def mask_inputs(fields: Sequence[str]) -> list[str]:
 
 
 def missing_mask(frame: pd.DataFrame, inputs: Sequence[str],
-                 size_standard: pd.DataFrame | None = None) -> np.ndarray:
+                 size_standard: pd.DataFrame | None = None,
+                 rows: np.ndarray | None = None) -> np.ndarray:
     """Per row, bit k set when ``inputs[k]`` is missing (or, for ``unused:<metric>``, when
-    the firm's size group does not use that metric — known only with ``size_standard``)."""
+    the firm's size group does not use that metric — known only with ``size_standard``).
+
+    ``rows``: only those rows (positions), in that order. The columns read are picked
+    before the rows: gathering a million rows of a whole derived table cost ~0.15 s.
+    """
+    if rows is not None:
+        wanted = {i for i in inputs if not i.startswith("unused:")}
+        if len(wanted) < len(inputs):
+            wanted.add("industry_code")
+        frame = frame[[c for c in frame.columns if c in wanted]].iloc[rows]
     mask = np.zeros(len(frame), dtype=np.int64)
     used: dict[str, np.ndarray] | None = None
     for k, name in enumerate(inputs):

@@ -19,7 +19,7 @@ later, never twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from push import columnar
+from matcher import coded
+from matcher.changes import CAUSES, EVENTS
+from matcher.coded import MatchCodes
+from push import columnar, snapshots
 from push.bulk import insert_rows
 from push.subscriptions import muted
 from push.tables import (
@@ -51,27 +54,52 @@ DELIVERY_COLUMNS = ("notification_id", "channel_id", "state", "digest", "due_at"
 EXPAND_BATCH = 8  # fan-out rows per expansion transaction
 
 
-def write(conn: sa.Connection, events: Mapping[str, Any], bucket: np.ndarray,
+def event_table(rows: MatchCodes, raw: np.ndarray, kind: np.ndarray, before: np.ndarray,
+                cause: np.ndarray, days_left: np.ndarray) -> pa.Table:
+    """Events as a blob table (:data:`SCHEMA`): ``rows`` are the new snapshot rows of the
+    pairs with news (``raw``: their ``columnar.uscc_bytes``), ``kind`` indexes
+    ``matcher.changes.EVENTS``, ``before`` the previous
+    status code, ``cause`` indexes ``matcher.changes.CAUSES``, ``days_left`` is NaN when
+    open-ended. Texts stay dictionary codes."""
+    def names(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, np.int8), pa.int8()),
+                                              pa.array(list(values), pa.string()))
+
+    return pa.table({
+        "uscc": columnar.uscc_array(raw, rows.uscc),
+        "event": names(kind, EVENTS),
+        "version": pa.array(rows.version, pa.int32()),
+        "status": names(rows.status, coded.STATUSES),
+        "previous_status": names(before, coded.STATUSES),
+        "amount": pa.array(rows.amount, pa.float64(), from_pandas=True),
+        "unknown": snapshots.dictionary(rows.unknown), "met": snapshots.dictionary(rows.met),
+        "review": snapshots.dictionary(rows.review),
+        "cause": names(cause, CAUSES),
+        "days_left": pa.array(days_left, pa.float64(), from_pandas=True).cast(pa.int32()),
+    })
+
+
+def write(conn: sa.Connection, events: pa.Table, policies: pd.Index, key: np.ndarray,
           seqs: Mapping[tuple[str, int], int], titles: Mapping[str, str],
           until: Mapping[str, dt.date | None], as_of: dt.date, now: dt.datetime) -> int:
-    """Write ``events`` (arrays named as ``EVENT_COLUMNS`` + ``policy_id``, each row's
-    ``bucket``) as one row per (policy, bucket).
+    """Write ``events`` (:func:`event_table`) as one row per (policy, bucket).
 
-    ``seqs`` gives the snapshot seq each (policy, bucket) was just rewritten to; every
-    event's group must be in it (an event is a snapshot change). Returns the rows written.
+    ``key`` is each row's policy (a code into ``policies``) × ``BUCKETS`` + bucket, in
+    ascending order. ``seqs`` gives the snapshot seq each (policy, bucket) was just
+    rewritten to; every event's group must be in it (an event is a snapshot change).
+    Returns the rows written.
     """
-    if not len(bucket):
+    if not len(key):
         return 0
-    pcodes, puniq = pd.factorize(np.asarray(events["policy_id"], dtype=object))
-    key = pcodes.astype(np.int64) * columnar.BUCKETS + bucket
+    parts = columnar.slices(events, key)
     rows = []
-    for k, part in columnar.grouped(dict(events), SCHEMA, key):
-        pid, b = str(puniq[k // columnar.BUCKETS]), k % columnar.BUCKETS
+    for (k, part), blob in zip(parts, columnar.encode_all([p for _, p in parts]), strict=True):
+        pid, b = str(policies[k // columnar.BUCKETS]), k % columnar.BUCKETS
         seq = seqs.get((pid, b))
         if seq is None:
             raise ValueError(f"event for policy {pid}, bucket {b} without a snapshot change")
         rows.append({"policy_id": pid, "bucket": b, "seq": int(seq), "n": part.num_rows,
-                     "data": columnar.encode(part), "title": titles.get(pid) or pid,
+                     "data": blob, "title": titles.get(pid) or pid,
                      "valid_until": until.get(pid), "as_of": as_of, "created_at": now,
                      "expanded_at": None})
     f = push_fanout
@@ -84,10 +112,16 @@ def write(conn: sa.Connection, events: Mapping[str, Any], bucket: np.ndarray,
     return len(rows)
 
 
-SCHEMA = pa.schema([("uscc", pa.string()), ("event", pa.string()), ("version", pa.int64()),
-                    ("status", pa.string()), ("previous_status", pa.string()),
-                    ("amount", pa.float64()), ("unknown", pa.string()), ("met", pa.string()),
-                    ("review", pa.string()), ("cause", pa.string()), ("days_left", pa.int64())])
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+_NAME = pa.dictionary(pa.int8(), pa.string())
+# Written with dictionary-coded texts (narrowest index type) and 32-bit integers; blobs
+# from before hold plain strings and 64-bit integers. Read through :data:`PLAIN_SCHEMA`.
+SCHEMA = pa.schema([("uscc", pa.string()), ("event", _NAME), ("version", pa.int32()),
+                    ("status", _NAME), ("previous_status", _NAME),
+                    ("amount", pa.float64()), ("unknown", _TEXT), ("met", _TEXT),
+                    ("review", _TEXT), ("cause", _NAME), ("days_left", pa.int32())])
+PLAIN_SCHEMA = pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
+                           else f.type) for f in SCHEMA])
 
 
 def pending(conn: sa.Connection, bucket: int | None = None) -> int:
@@ -123,7 +157,7 @@ def expand_some(conn: sa.Connection, now: dt.datetime, digest_at: dt.datetime,
     n_new = n_del = 0
     topics = _policy_topics(conn, {r["policy_id"] for r in claimed})
     for row in claimed:
-        ev = columnar.decode(bytes(row["data"]))
+        ev = columnar.decode_table(bytes(row["data"])).cast(PLAIN_SCHEMA).to_pandas()
         k = len(ev)
         days = ev["days_left"].astype("Int64")
         rows = list(zip(

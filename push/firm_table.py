@@ -95,8 +95,15 @@ def leaf_filter(leaf: Criterion, region_index: bool = True) -> sa.ColumnElement[
         if op == "in":
             # ``col || ''`` is the same value to compare, but no index can answer it.
             key = col if region_index or field != "region_code" else col.concat("")
-            return _null_or(col, sa.or_(*[_prefix_range(key, str(p))
-                                          for p in value]))  # type: ignore[union-attr]
+            keep = [_prefix_range(key, str(p)) for p in value]  # type: ignore[union-attr]
+            if field == "industry_code":
+                # A coarser stored code (section ``C`` against ``C34``) makes the leaf
+                # unknown, not false (``matcher.compile._coarser_table``): keep it.
+                coarser = sorted({str(p)[:k] for p in value  # type: ignore[union-attr]
+                                  for k in range(1, len(str(p)))})
+                if coarser:
+                    keep.append(col.in_(coarser))
+            return _null_or(col, sa.or_(*keep))
         if op == "==":
             return _null_or(col, col == str(value))
         return None

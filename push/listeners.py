@@ -19,15 +19,24 @@ already-told firm finds nothing new, so nothing is told twice). Policies beyond
 ``MAX_POLICIES_IN_TRANSACTION`` in one transaction are also left to ``detect_pending``,
 which ``policy-match dispatch`` runs before every delivery round. Nothing is lost either
 way: pending work is found from the store's revision counters, not from these calls.
+
+A command or API process has no warm firm table, so a policy open to most of a million
+firms costs it ~5 s to detect in the publishing transaction. A deployment whose
+dispatcher loop keeps the warm table (``push.warm``; ≤ 1 s for the same policy) can set
+``POLICY_MATCH_PUSH_DETECT=dispatcher``: publishing then commits at once and the
+dispatcher's next round detects and enqueues, in its own transaction, with the same
+exactly-once guarantees. Firm writes are still detected in their transaction.
 """
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any
 
 import sqlalchemy as sa
 
+from matcher.errors import PolicyMatchError
 from push.detect import (
     FIRMS_MARK,
     POLICIES_MARK,
@@ -51,9 +60,23 @@ MAX_FIRMS_IN_TRANSACTION = 100
 _DONE_KEY = "push.policy_units"
 
 
+DETECT_ENV = "POLICY_MATCH_PUSH_DETECT"
+DETECT_MODES = ("transaction", "dispatcher")
+
+
+def policies_in_transaction() -> bool:
+    """Whether policy changes are detected in their own transaction (see above)."""
+    mode = os.environ.get(DETECT_ENV, "").strip() or "transaction"
+    if mode not in DETECT_MODES:
+        raise PolicyMatchError(f"{DETECT_ENV}={mode!r}: expected one of "
+                               f"{', '.join(DETECT_MODES)}")
+    return mode == "transaction"
+
+
 def register(store: Any) -> None:
     """Attach the push listeners to ``store`` (called by ``load_listeners``)."""
     detector = Detector(store)
+    detect_policies = policies_in_transaction()
 
     def on_policies(conn: sa.Connection, _ids: list[str]) -> None:
         # ``conn.info`` outlives the transaction (it belongs to the pooled connection),
@@ -87,6 +110,7 @@ def register(store: Any) -> None:
         if _mark(conn, FIRMS_MARK) == rev - 1:
             _set_mark(conn, FIRMS_MARK, rev)
 
-    for event in ("policies.published", "policies.withdrawn", "policies.updated"):
-        store.listen(event, on_policies)
+    if detect_policies:
+        for event in ("policies.published", "policies.withdrawn", "policies.updated"):
+            store.listen(event, on_policies)
     store.listen("firms.changed", on_firms)

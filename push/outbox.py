@@ -21,21 +21,16 @@ no news exists without the snapshot that explains it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from matcher.changes import (
-    DEADLINE_APPROACHING,
-    EventColumns,
-    MatchColumns,
-    join_pairs,
-)
+from matcher import coded
+from matcher.changes import EVENTS, PairEvents, _n_missing, join_pairs, pair_events
+from matcher.coded import MatchCodes
 from matcher.policy import Policy
 from push import columnar, fanout, snapshots
 
@@ -65,130 +60,139 @@ def load_snapshots(conn: sa.Connection, policy_ids: list[str] | None = None,
     return snapshots.load(conn, policy_ids, usccs, statuses)
 
 
-def _new_state(prev: pd.DataFrame, cur: pd.DataFrame, as_of: dt.date) -> dict[str, np.ndarray]:
-    """Per pair (in no particular order): the snapshot after this change, its version,
-    and whether it must be written."""
-    j = join_pairs(prev["uscc"].to_numpy(dtype=object), prev["policy_id"].to_numpy(dtype=object),
-                   cur[MatchColumns.USCC].to_numpy(dtype=object),
-                   cur[MatchColumns.POLICY_ID].to_numpy(dtype=object), "snapshot table",
-                   sort=False)
-    new = j.left < 0
-    out: dict[str, np.ndarray] = {"uscc": j.uscc, "policy_id": j.policy_id}
-    changed = np.zeros(len(j.uscc), dtype=bool)
-    core = np.zeros(len(j.uscc), dtype=bool)
-    for c in ("status", "unknown", "met", "review"):
-        # Arrow text columns: a million rows compared and carried without Python strings.
-        now = _text(cur, c, j.right, "ineligible" if c == "status" else "")
-        before = _text(prev, c, j.left, "")
-        out[c] = now
-        differs = pc.not_equal(now, before).to_numpy(zero_copy_only=False)
+@dataclass(frozen=True)
+class Diff:
+    """The pairs of one unit lined up: the new snapshot of each (``state``), which rows
+    must be written, the status before (``matcher.coded`` codes; absent for a new pair),
+    the stored row (``left``, -1 if none), and the news (``matcher.changes.PairEvents``)."""
+
+    state: MatchCodes
+    write: np.ndarray
+    before: np.ndarray
+    left: np.ndarray
+    days_left: np.ndarray
+    events: PairEvents
+
+
+def _join(prev: MatchCodes, cur: MatchCodes, unique: bool) -> tuple[np.ndarray, np.ndarray,
+                                                                      np.ndarray, pd.Index,
+                                                                      np.ndarray]:
+    """Pairs of both sides on (uscc, policy): (left, right, uscc, policy categories,
+    policy codes). Policy ids are compared as codes over their joint categories."""
+    pcats = coded.union(prev.policy_id, cur.policy_id)
+    left_p = coded.recode(prev.policy_id, pcats) if len(prev) else np.zeros(0, np.int32)
+    right_p = coded.recode(cur.policy_id, pcats) if len(cur) else np.zeros(0, np.int32)
+    j = join_pairs(prev.uscc, left_p, cur.uscc, right_p, "snapshot table", sort=False,
+                   checked=not unique)
+    return j.left, j.right, j.uscc, pcats, np.asarray(j.policy_id, dtype=np.int32)
+
+
+def diff(prev: MatchCodes, cur: MatchCodes, as_of: dt.date, *, k_missing: int,
+         deadline_days: int | None, valid_until: Mapping[str, dt.date | None],
+         withdrawn: Collection[str] = (), unique: bool = False) -> Diff:
+    """Line up the stored snapshot rows and the current verdicts of one unit.
+
+    A pair's ``version`` goes up exactly when its verdict changes (status, or the set of
+    open items); ``told`` keeps the day the firm last heard unless that happens or a
+    reminder goes out. ``unique``: the caller knows ``cur`` has one row per pair (one
+    evaluation over a firm table keyed by USCC), so the duplicate check is skipped —
+    for a policy new to a million firms that check would be a tenth of the budget.
+    """
+    left, right, uscc, pcats, pol = _join(prev, cur, unique)
+    n = len(uscc)
+    hit_l, hit_r = left >= 0, right >= 0
+    status = np.full(n, coded.INELIGIBLE, dtype=np.int8)
+    status[hit_r] = cur.status[right[hit_r]]
+    before = np.full(n, coded.ABSENT, dtype=np.int8)
+    before[hit_l] = prev.status[left[hit_l]]
+    texts: dict[str, pd.Categorical] = {}
+    changed = status != before
+    core = changed.copy()
+    n_before = np.zeros(n, dtype=np.int64)
+    for name in coded.TEXTS:
+        cats = coded.union(getattr(prev, name), getattr(cur, name))
+        now = coded.take_text(getattr(cur, name), right, cats)
+        was = coded.take_text(getattr(prev, name), left, cats)
+        differs = now != was
         changed |= differs
-        if c in ("status", "unknown"):
+        texts[name] = pd.Categorical.from_codes(now, cats)
+        if name == "unknown":
             core |= differs
-    amount = _floats(cur, MatchColumns.AMOUNT, j.right)
-    amount_prev = _floats(prev, "amount", j.left)
+            n_before = _n_missing(pd.Categorical.from_codes(was, cats))
+    amount = np.full(n, np.nan)
+    amount[hit_r] = cur.amount[right[hit_r]]
+    amount_prev = np.full(n, np.nan)
+    amount_prev[hit_l] = prev.amount[left[hit_l]]
     same = (amount == amount_prev) | (np.isnan(amount) & np.isnan(amount_prev))
-    out["amount"] = amount
-    version = np.zeros(len(j.uscc), dtype=np.int64)
-    if len(prev):
-        hit = j.left >= 0
-        version[hit] = prev["version"].to_numpy(dtype=np.int64)[j.left[hit]]
-    bump = new | core
-    out["version"] = np.where(bump, version + 1, version)
-    told = np.full(len(j.uscc), as_of, dtype=object)
-    if len(prev) and "as_of" in prev.columns:
-        dates = pd.to_datetime(prev["as_of"], errors="coerce").dt.date.to_numpy(dtype=object)
-        keep = ~bump & (j.left >= 0)
-        told[keep] = dates[j.left[keep]]
-    out["told"] = told
-    out["write"] = bump | changed | ~same
-    return out
+    version = np.zeros(n, dtype=np.int64)
+    told = np.full(n, as_of.toordinal(), dtype=np.int64)
+    if prev.version is not None:
+        version[hit_l] = prev.version[left[hit_l]]
+    bump = ~hit_l | core
+    if prev.told is not None:
+        keep = ~bump & hit_l
+        told[keep] = prev.told[left[keep]]
+    state = MatchCodes(uscc=uscc, policy_id=pd.Categorical.from_codes(pol, pcats),
+                       status=status, amount=amount, unknown=texts["unknown"],
+                       met=texts["met"], review=texts["review"],
+                       version=np.where(bump, version + 1, version), told=told)
+    until = np.array([np.nan if valid_until.get(p) is None else
+                      float(valid_until[p].toordinal())  # type: ignore[union-attr]
+                      for p in pcats] + [np.nan])
+    days_left = until[pol] - as_of.toordinal() if n else np.zeros(0)
+    told_days = np.full(n, np.nan)
+    if prev.told is not None:
+        told_days[hit_l] = until[pol[hit_l]] - prev.told[left[hit_l]]
+    gone = np.isin(np.asarray(pcats, dtype=object), list(withdrawn)) if withdrawn else \
+        np.zeros(len(pcats), dtype=bool)
+    events = pair_events(status, before, _n_missing(state.unknown), n_before,
+                         np.append(gone, False)[pol], days_left, told_days, k_missing,
+                         deadline_days)
+    reminded = events.rows[events.kind == EVENTS.index("deadline_approaching")]
+    state.told[reminded] = as_of.toordinal()
+    write = bump | changed | ~same
+    write[reminded] = True
+    return Diff(state, write, before, left, days_left, events)
 
 
-def _text(frame: pd.DataFrame, name: str, idx: np.ndarray, fill: str) -> pa.Array:
-    """``frame[name]`` at rows ``idx`` as Arrow text, ``fill`` where ``idx`` is -1 or the
-    value is missing (``matcher.changes.take`` + ``column_values``, without objects)."""
-    if name not in frame.columns or not len(frame):
-        return pa.nulls(len(idx), pa.string()).fill_null(fill)
-    col = frame[name]
-    if hasattr(col.array, "__arrow_array__"):
-        arr = pa.array(col.array)
-    else:
-        arr = pa.array(col.to_numpy(dtype=object), from_pandas=True)
-    if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
-    taken = arr.take(pa.array(np.where(idx >= 0, idx, 0), mask=idx < 0))
-    return taken.fill_null(fill) if taken.null_count else taken
-
-
-def _floats(frame: pd.DataFrame, name: str, idx: np.ndarray) -> np.ndarray:
-    values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64) if len(
-        frame) else np.zeros(0)
-    out = np.full(len(idx), np.nan)
-    hit = idx >= 0
-    out[hit] = values[idx[hit]]
-    return out
-
-
-def write_changes(
-    conn: sa.Connection,
-    loaded: snapshots.Loaded,
-    cur: pd.DataFrame,
-    events: pd.DataFrame,
-    policies: Mapping[str, Policy],
-    as_of: dt.date,
-    now: dt.datetime,
-) -> OutboxCounts:
+def write_changes(conn: sa.Connection, loaded: snapshots.Loaded, d: Diff,
+                  policies: Mapping[str, Policy], as_of: dt.date,
+                  now: dt.datetime) -> OutboxCounts:
     """Store new snapshots and their fan-out news for one diff, in ``conn``'s transaction.
 
     ``loaded`` are the stored snapshots of the scope that was re-evaluated (see
-    :func:`load_snapshots`), ``cur`` the current eligible/undetermined verdicts of that
-    scope (``matcher.changes.matched_table``) and ``events`` the output of
-    ``matcher.changes.newly_matched`` on the two (at most one event per pair).
+    :func:`load_snapshots`) and ``d`` their :func:`diff` against the current verdicts.
     """
     counts = OutboxCounts()
-    prev = loaded.frame
-    st = _new_state(prev, cur, as_of)
-    at = np.zeros(0, dtype=np.int64)  # the state row of each event
-    if len(events):
-        ej = join_pairs(st["uscc"], st["policy_id"],
-                        events[EventColumns.USCC].to_numpy(dtype=object),
-                        events[EventColumns.POLICY_ID].to_numpy(dtype=object), "event table",
-                        sort=False)
-        if (ej.left[ej.right >= 0] < 0).any():
-            raise ValueError("an event names a (uscc, policy_id) pair outside the diffed scope")
-        at = np.empty(len(events), dtype=np.int64)
-        at[ej.right[ej.right >= 0]] = ej.left[ej.right >= 0]
-        reminded = at[(events[EventColumns.EVENT] == DEADLINE_APPROACHING).to_numpy()]
-        st["told"][reminded] = as_of
-        st["write"][reminded] = True
-    state = {"uscc": st["uscc"], "policy_id": st["policy_id"], "status": st["status"],
-             "amount": st["amount"], "unknown": st["unknown"], "met": st["met"],
-             "review": st["review"], "version": st["version"], "as_of": st["told"]}
-    bucket = columnar.bucket_of(st["uscc"])
-    seqs = snapshots.write(conn, loaded, state, st["write"], bucket, now)
-    counts.snapshots = int(st["write"].sum())
-    if not len(events):
+    # One sort by (policy, bucket) for both writers: blobs are then zero-copy slices.
+    # The writers read USCCs as fixed-width bytes, so the state is reordered without its
+    # Python strings (gathering a million of them in a new order costs ~0.1 s).
+    raw = columnar.uscc_bytes(d.state.uscc)
+    key = (np.asarray(d.state.policy_id.codes, dtype=np.int64) * columnar.BUCKETS
+           + columnar.bucket_of(raw))
+    order = columnar.key_order(key)
+    keyed = replace(d.state, uscc=raw) if columnar.fixed_width(raw) else d.state
+    st, raw, key = keyed.take(order), raw[order], key[order]
+    seqs = snapshots.write(conn, loaded, st, raw, d.write[order], key, now)
+    counts.snapshots = int(d.write.sum())
+    ev = d.events
+    if not len(ev.rows):
         return counts
-    counts.events = {str(k): int(v) for k, v in
-                     events[EventColumns.EVENT].value_counts().sort_index().items()}
-    body = {
-        "uscc": events[EventColumns.USCC].reset_index(drop=True),
-        "policy_id": events[EventColumns.POLICY_ID].reset_index(drop=True),
-        "event": events[EventColumns.EVENT].reset_index(drop=True),
-        "version": st["version"][at],
-        "status": events[EventColumns.STATUS].reset_index(drop=True),
-        "previous_status": events[EventColumns.PREVIOUS_STATUS].reset_index(drop=True),
-        "amount": events[EventColumns.AMOUNT].reset_index(drop=True),
-        "unknown": events[EventColumns.UNKNOWN].reset_index(drop=True),
-        "met": st["met"].take(pa.array(at)), "review": st["review"].take(pa.array(at)),
-        "cause": events[EventColumns.CAUSE].reset_index(drop=True),
-        "days_left": events[EventColumns.DAYS_LEFT],
-    }
-    fanout.write(conn, body, bucket[at], seqs,
+    counts.events = {EVENTS[k]: int(c) for k, c in
+                     enumerate(np.bincount(ev.kind, minlength=len(EVENTS))) if c}
+    kind = np.full(len(order), -1, dtype=np.int8)
+    cause = np.zeros(len(order), dtype=np.int8)
+    kind[ev.rows], cause[ev.rows] = ev.kind, ev.cause
+    kind, cause = kind[order], cause[order]
+    rows = np.flatnonzero(kind >= 0)
+    at = order[rows]  # the same pairs' positions in ``d``
+    news = st if len(rows) == len(st) else st.take(rows)
+    table = fanout.event_table(news, raw[rows], kind[rows], d.before[at], cause[rows],
+                               d.days_left[at])
+    fanout.write(conn, table, st.policy_id.categories, key[rows], seqs,
                  {pid: (p.title or pid) for pid, p in policies.items()},
                  {pid: p.valid_until for pid, p in policies.items()}, as_of, now)
-    counts.notifications = len(events)
+    counts.notifications = len(rows)
     return counts
 
 

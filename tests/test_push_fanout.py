@@ -229,7 +229,30 @@ def test_migration_carries_verdicts_into_blobs_and_back(store_url: str,  # noqa:
         after = snapshots.load(conn).frame.sort_values("uscc").reset_index(drop=True)
     pd.testing.assert_frame_equal(after, before, check_dtype=False)
     assert set(after["status"]) == {"eligible", "undetermined", "ineligible"}
+    # The blobs 0102 wrote (plain texts, 64-bit integers, per-buffer zstd) are rewritten
+    # in today's form when a firm changes, keeping the rows of the firms that did not.
+    s.put_firm(firm(1, revenue=None), actor="t")
+    detect_pending(s, AS_OF)
+    with s.transaction(write=False) as conn:
+        moved = snapshots.load(conn).frame.sort_values("uscc").reset_index(drop=True)
+    changed = moved["uscc"] == str(firm(1)["uscc"])
+    assert moved.loc[changed, "status"].tolist() == ["undetermined"]
+    assert moved.loc[changed, "version"].tolist() == [2]
+    pd.testing.assert_frame_equal(moved[~changed].reset_index(drop=True),
+                                  after[~changed].reset_index(drop=True), check_dtype=False)
     s.close()
+
+
+def test_blob_columns_skip_postgresql_compression(postgres_url: str) -> None:  # noqa: F811
+    """0104: the blobs are zstd already; PostgreSQL must not try pglz on them again."""
+    store = Store(postgres_url)
+    with store.engine.connect() as conn:
+        got = dict(conn.exec_driver_sql(
+            "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+            "WHERE attname = 'data' AND attrelid IN "
+            "('push_snapshots'::regclass, 'push_fanout'::regclass)").all())
+    store.close()
+    assert got == {"push_snapshots": "e", "push_fanout": "e"}
 
 
 def test_loading_some_firms_finds_exactly_their_rows(store: Store) -> None:

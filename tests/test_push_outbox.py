@@ -218,8 +218,13 @@ def test_deliveries_follow_subscriptions(store: Store, clock: Clock) -> None:
 
 
 def test_prefiltered_loading_agrees_with_full_evaluation(store: Store) -> None:
-    """SQL projection + pushdown on this backend lose no eligible or undetermined firm."""
+    """SQL projection + pushdown on this backend lose no eligible or undetermined firm —
+    including firms known only by a coarser industry code (section ``C`` against a
+    policy's ``C34``: unknown, not false)."""
     frame = synthetic_firms(1500, seed=3)
+    industry = frame["industry_code"].astype(object)
+    frame.loc[::7, "industry_code"] = industry[::7].str[:1]
+    frame.loc[3::7, "industry_code"] = industry[3::7].str[:3]
     records = [normalize_profile(r, "syn") for r in firm_records(frame)]
     import_firms(store, records)
     pols = synthetic_policies(25, seed=4)
@@ -239,6 +244,52 @@ def test_prefiltered_loading_agrees_with_full_evaluation(store: Store) -> None:
     assert reduced >= 20  # the pushdown really ran (region, sector, floors, titles …)
 
 
+def _told(store: Store) -> set[tuple[Any, ...]]:
+    return {(r["uscc"], r["policy_id"], r["event"], r["status"], r["unknown"], r["met"],
+             r["review"], None if r["amount"] is None else round(float(r["amount"]), 2))
+            for r in notifications(store)}
+
+
+def _scenario(store: Store, detector: Detector) -> list[set[tuple[Any, ...]]]:
+    """Firms and policies stored, detected; firms changed and a policy added, detected:
+    what was told after each pass."""
+    frame = synthetic_firms(1200, seed=8)
+    industry = frame["industry_code"].astype(object)
+    frame.loc[::9, "industry_code"] = industry[::9].str[:1]  # coarse codes: unknown leaves
+    records = [normalize_profile(r, "syn") for r in firm_records(frame)]
+    import_firms(store, records)
+    for p in synthetic_policies(12, seed=9):
+        store.put_policy(p, actor="t", publish=True)
+    detector.detect_pending(SYN_AS_OF)
+    told = [_told(store)]
+    for r in records[:40]:  # an overlay over the warm base
+        store.put_firm({**r, "revenue": None, "tax_credit_rating": "A"}, actor="t")
+    for p in synthetic_policies(14, seed=10)[-2:]:
+        store.put_policy(type(p)(**{**p.__dict__, "id": f"late-{p.id}"}), actor="t",
+                         publish=True)
+    detector.detect_pending(SYN_AS_OF)
+    told.append(_told(store))
+    return told
+
+
+def test_warm_detection_tells_what_cold_detection_tells(store: Store, tmp_path: Any) -> None:
+    """The dispatcher's warm firm table (all firms, refreshed from changed rows) finds the
+    same news as loading each policy's candidates from the store — before and after
+    firms change under it."""
+    from push.warm import WarmFirms
+
+    warm = Detector(store, warm=WarmFirms(overlay_limit=100))
+    with_warm = _scenario(store, warm)
+    assert warm.warm is not None and warm.warm.base_builds == 1  # the overlay did the rest
+    other = Store(f"sqlite:///{tmp_path / 'cold.db'}", clock=store.clock)
+    try:
+        cold = _scenario(other, Detector(other))
+    finally:
+        other.close()
+    assert len(with_warm[0]) > 300 and len(with_warm[1]) > len(with_warm[0])
+    assert with_warm == cold
+
+
 def test_in_transaction_detection_is_bounded_per_transaction(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     import push.listeners
@@ -254,6 +305,45 @@ def test_in_transaction_detection_is_bounded_per_transaction(
     report = detect_pending(store, AS_OF)  # the rest was left pending, not lost
     assert report.policies == ["p4"]
     assert {r["policy_id"] for r in notifications(store)} == {"p1", "p2", "p3", "p4"}
+
+
+def test_size_class_asks_only_for_the_metrics_of_the_firms_group(store: Store) -> None:
+    """An industrial firm (employees and revenue decide its size) missing its revenue and
+    total assets is asked for its revenue only: total assets do not classify it."""
+    import_firms(store, [firm(1, revenue=None, total_assets=None)])
+    store.put_policy(policy("p-sme", conditions={"all": [
+        {"field": "size_class", "op": "in", "value": ["small", "micro"],
+         "source": "属于小型、微型企业"}]}), actor="t", publish=True)
+    detect_pending(store, AS_OF)
+    (row,) = notifications(store)
+    assert (row["event"], row["unknown"]) == ("newly_undetermined", "revenue")
+
+
+def test_policies_can_be_left_to_the_warm_dispatcher(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """POLICY_MATCH_PUSH_DETECT=dispatcher: a publish commits without detecting; the
+    dispatcher's warm round tells the firms once. Firm writes still detect at once."""
+    from matcher.errors import PolicyMatchError
+    from push.warm import WarmFirms
+
+    monkeypatch.setenv("POLICY_MATCH_PUSH_DETECT", "dispatcher")
+    load_listeners(store)
+    import_firms(store, [A, B])
+    detector = Detector(store, warm=WarmFirms())
+    detector.warm_up(AS_OF)
+    store.put_policy(policy("p1"), actor="t", publish=True)
+    assert notifications(store) == []
+    detector.detect_pending(AS_OF)
+    assert events_of(store) == Counter({(A["uscc"], "newly_eligible"): 1,
+                                        (B["uscc"], "newly_undetermined"): 1})
+    store.put_firm({**B, "revenue": 30_000_000.0}, actor="t")  # detected in its transaction
+    assert events_of(store)[(B["uscc"], "newly_eligible")] == 1
+    detector.detect_pending(AS_OF)
+    assert sum(events_of(store).values()) == 3
+    monkeypatch.setenv("POLICY_MATCH_PUSH_DETECT", "later")
+    with pytest.raises(PolicyMatchError, match="POLICY_MATCH_PUSH_DETECT"):
+        load_listeners(Store(f"sqlite:///{store.engine.url.database}")
+                       if store.dialect == "sqlite" else store)
 
 
 def test_large_firm_writes_are_left_to_detect_pending(

@@ -26,9 +26,10 @@ from typing import Any
 from cli.args import iso_date
 from matcher.errors import PolicyMatchError
 from push.channels.email import SmtpSettings
-from push.detect import DetectReport, DetectSettings, detect_pending
+from push.detect import Detector, DetectReport, DetectSettings
 from push.dispatch import Dispatcher, DispatchReport, DispatchSettings
 from push.schedule import today_in_china
+from push.warm import WarmFirms
 from store.events import load_listeners
 from store.store import open_store
 
@@ -97,14 +98,21 @@ def run(args: argparse.Namespace) -> int:
         def as_of() -> dt.date:
             return args.as_of or today_in_china(store.clock())
 
+        # A loop keeps one detector, and with it every stored firm derived and encoded
+        # (``push.warm``): a policy published while it runs is matched against a million
+        # firms without reading them again. A single round has nothing to keep warm.
+        detector = Detector(store, detect, WarmFirms() if args.loop else None)
+
         def detect_round() -> DetectReport | None:
-            return None if args.no_detect else detect_pending(store, as_of(), detect)
+            return None if args.no_detect else detector.detect_pending(as_of())
 
         if not args.loop:
             det = detect_round()
             rep = dispatcher.run_once()
             print(_summary(det, rep), file=sys.stderr)
             return 0
+        if not args.no_detect:
+            detector.warm_up(as_of())
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         last: dict[str, DetectReport | None] = {"det": None}

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from matcher import coded
 from matcher.changes import CAUSES, EVENTS
 from matcher.coded import MatchCodes
-from push import columnar, snapshots
+from push import columnar
 from push.bulk import insert_rows
 from push.subscriptions import muted
 from push.tables import (
@@ -44,8 +44,6 @@ from store.policy_rows import policy_from_row
 from store.schema import policies
 from store.store import as_utc
 
-EVENT_COLUMNS = ("uscc", "event", "version", "status", "previous_status", "amount",
-                 "unknown", "met", "review", "cause", "days_left")
 NOTIFICATION_COLUMNS = ("uscc", "policy_id", "event", "version", "status", "previous_status",
                         "amount", "unknown", "met", "review", "cause", "days_left",
                         "valid_until", "title", "as_of", "created_at")
@@ -56,11 +54,11 @@ EXPAND_BATCH = 8  # fan-out rows per expansion transaction
 
 def event_table(rows: MatchCodes, raw: np.ndarray, kind: np.ndarray, before: np.ndarray,
                 cause: np.ndarray, days_left: np.ndarray) -> pa.Table:
-    """Events as a blob table (:data:`SCHEMA`): ``rows`` are the new snapshot rows of the
-    pairs with news (``raw``: their ``columnar.uscc_bytes``), ``kind`` indexes
-    ``matcher.changes.EVENTS``, ``before`` the previous
-    status code, ``cause`` indexes ``matcher.changes.CAUSES``, ``days_left`` is NaN when
-    open-ended. Texts stay dictionary codes."""
+    """The event columns that are not texts (the texts are ``rows``' own, added per blob
+    by :func:`write`): ``rows`` are the new snapshot rows of the pairs with news
+    (``raw``: their ``columnar.uscc_bytes``), ``kind`` indexes ``matcher.changes.EVENTS``,
+    ``before`` the previous status code, ``cause`` indexes ``matcher.changes.CAUSES``,
+    ``days_left`` is NaN when open-ended."""
     def names(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, np.int8), pa.int8()),
                                               pa.array(list(values), pa.string()))
@@ -72,17 +70,17 @@ def event_table(rows: MatchCodes, raw: np.ndarray, kind: np.ndarray, before: np.
         "status": names(rows.status, coded.STATUSES),
         "previous_status": names(before, coded.STATUSES),
         "amount": pa.array(rows.amount, pa.float64(), from_pandas=True),
-        "unknown": snapshots.dictionary(rows.unknown), "met": snapshots.dictionary(rows.met),
-        "review": snapshots.dictionary(rows.review),
         "cause": names(cause, CAUSES),
         "days_left": pa.array(days_left, pa.float64(), from_pandas=True).cast(pa.int32()),
     })
 
 
-def write(conn: sa.Connection, events: pa.Table, policies: pd.Index, key: np.ndarray,
-          seqs: Mapping[tuple[str, int], int], titles: Mapping[str, str],
-          until: Mapping[str, dt.date | None], as_of: dt.date, now: dt.datetime) -> int:
-    """Write ``events`` (:func:`event_table`) as one row per (policy, bucket).
+def write(conn: sa.Connection, events: pa.Table, texts: Mapping[str, pd.Categorical],
+          policies: pd.Index, key: np.ndarray, seqs: Mapping[tuple[str, int], int],
+          titles: Mapping[str, str], until: Mapping[str, dt.date | None], as_of: dt.date,
+          now: dt.datetime) -> int:
+    """Write ``events`` (:func:`event_table`) and their ``texts`` (``unknown``, ``met``,
+    ``review``) as one row per (policy, bucket).
 
     ``key`` is each row's policy (a code into ``policies``) × ``BUCKETS`` + bucket, in
     ascending order. ``seqs`` gives the snapshot seq each (policy, bucket) was just
@@ -91,7 +89,7 @@ def write(conn: sa.Connection, events: pa.Table, policies: pd.Index, key: np.nda
     """
     if not len(key):
         return 0
-    parts = columnar.slices(events, key)
+    parts = columnar.keyed_tables(events, texts, key, SCHEMA.names)
     rows = []
     for (k, part), blob in zip(parts, columnar.encode_all([p for _, p in parts]), strict=True):
         pid, b = str(policies[k // columnar.BUCKETS]), k % columnar.BUCKETS

@@ -189,7 +189,8 @@ def write_changes(conn: sa.Connection, loaded: snapshots.Loaded, d: Diff,
     news = st if len(rows) == len(st) else st.take(rows)
     table = fanout.event_table(news, raw[rows], kind[rows], d.before[at], cause[rows],
                                d.days_left[at])
-    fanout.write(conn, table, st.policy_id.categories, key[rows], seqs,
+    fanout.write(conn, table, {"unknown": news.unknown, "met": news.met,
+                               "review": news.review}, st.policy_id.categories, key[rows], seqs,
                  {pid: (p.title or pid) for pid, p in policies.items()},
                  {pid: p.valid_until for pid, p in policies.items()}, as_of, now)
     counts.notifications = len(rows)

@@ -83,32 +83,27 @@ def to_frame(m: MatchCodes) -> pd.DataFrame:
     return out.loc[:, list(FRAME_COLUMNS)]
 
 
-def empty_frame() -> pd.DataFrame:
-    return to_frame(MatchCodes.empty(with_state=True))
+def _texts(m: MatchCodes) -> dict[str, pd.Categorical]:
+    return {"unknown": m.unknown, "met": m.met, "review": m.review}
 
 
-def encode_rows(m: MatchCodes, raw: np.ndarray) -> pa.Table:
-    """Rows as a blob table (:data:`SCHEMA`; ``raw``: ``columnar.uscc_bytes`` of their
-    USCCs): texts stay codes."""
+def _base(m: MatchCodes, raw: np.ndarray) -> pa.Table:
+    """The blob columns that are not texts (``raw``: ``columnar.uscc_bytes`` of the
+    rows' USCCs)."""
     return pa.table({
         "uscc": columnar.uscc_array(raw, m.uscc),
         "status": pa.DictionaryArray.from_arrays(
             pa.array(m.status, pa.int8()), pa.array(coded.STATUSES, pa.string())),
         "amount": pa.array(m.amount, pa.float64(), from_pandas=True),
-        "unknown": dictionary(m.unknown), "met": dictionary(m.met),
-        "review": dictionary(m.review),
         "version": pa.array(m.version, pa.int32()), "as_of": pa.array(m.told, pa.int32()),
     })
 
 
-def dictionary(cat: pd.Categorical) -> pa.DictionaryArray:
-    """A categorical as an Arrow dictionary column (the codes are not copied as texts),
-    indexed by the narrowest integer type that holds its categories."""
-    n = len(cat.categories)
-    index = np.int8 if n < 1 << 7 else np.int16 if n < 1 << 15 else np.int32
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(cat.codes, dtype=index)),
-        pa.array(np.asarray(cat.categories, dtype=object), pa.string()))
+def encode_rows(m: MatchCodes, raw: np.ndarray) -> pa.Table:
+    """Rows of one blob as its table: texts stay codes."""
+    ((_, table),) = columnar.keyed_tables(_base(m, raw), _texts(m),
+                                          np.zeros(len(m), dtype=np.int64), BLOB_COLUMNS)
+    return table
 
 
 def as_dictionaries(table: pa.Table) -> pa.Table:
@@ -217,9 +212,10 @@ def write(conn: sa.Connection, loaded: Loaded, state: MatchCodes, raw: np.ndarra
     hit = np.zeros(len(puniq) * columnar.BUCKETS, dtype=bool)
     hit[key[touched]] = True
     keep = hit[key]  # only the touched groups are converted at all
-    table = encode_rows(state.take(keep), raw[keep])
+    rows_in = state.take(keep)
     groups, tables = [], []
-    for k, rows in columnar.slices(table, key[keep]):
+    for k, rows in columnar.keyed_tables(_base(rows_in, raw[keep]), _texts(rows_in),
+                                         key[keep], BLOB_COLUMNS):
         g = (str(puniq[k // columnar.BUCKETS]), k % columnar.BUCKETS)
         old = loaded.groups.get(g)
         if old is not None:  # rows of this blob that the unit did not restate stay as they were
@@ -253,11 +249,6 @@ def write(conn: sa.Connection, loaded: Loaded, state: MatchCodes, raw: np.ndarra
         if done != len(updates):
             raise ConcurrentWrite("a snapshot blob was rewritten by another detection meanwhile")
     return seqs
-
-
-def ordinal(day: dt.date) -> int:
-    """The ``as_of`` value stored for ``day``."""
-    return day.toordinal()
 
 
 def current(conn: sa.Connection, uscc: str, policy_ids: Sequence[str]) -> pd.DataFrame:

@@ -5,10 +5,10 @@ budget (issue #6) is about a second end to end for a million firms. Loading them
 (``push.firm_table.load_for_policy``: projected columns and an SQL prefilter, then
 ``derive`` + ``encode``) takes 3.7–4.9 s for the broadest policies (``bench/RESULTS.md``,
 push), most of a publish's budget: reading and encoding rows, not evaluating the
-policy (milliseconds). The dispatcher loop and the API
-server are long-lived and hold one ``Detector`` per store, so they can keep one table
-of all firms, with all profile columns (any policy can be evaluated over it), and
-bring it up to date from the rows that changed, as ``api.match_index`` does:
+policy (milliseconds). The dispatcher loop (``policy-match dispatch --loop``) is
+long-lived and holds one ``Detector``, so it can keep one table of all firms, with all
+profile columns (any policy can be evaluated over it), and bring it up to date from the
+rows that changed, as ``api.match_index`` does:
 
 * a **base** part: all firms, read and encoded once for an evaluation date (``as_of``
   — derived attributes such as ``age_years`` depend on it);

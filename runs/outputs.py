@@ -299,8 +299,13 @@ def _buffer_bytes(arr: pa.Array) -> bytes:
     return arr.buffers()[2].to_pybytes()[offsets[0]: offsets[-1]]
 
 
+SUMMARY_SHEET = "汇总"
+
+
 class XlsxWriter:
-    """One sheet per policy with Chinese headers, for the department that confirms the list.
+    """A summary sheet (``汇总``: per policy, firms eligible and to verify, the amount
+    total), then one sheet per policy with Chinese headers, for the department that
+    confirms the list.
 
     The workbook is written directly as SpreadsheetML (a zip of XML parts), with every row
     built column-wise in Arrow — a per-cell writer needs minutes for millions of rows.
@@ -328,6 +333,9 @@ class XlsxWriter:
         self.fh: Any = None
         self.row = 0
         self.part = 1
+        # Per policy: rows eligible, rows undetermined, sum of the amounts (the summary
+        # sheet a department opens first; a policy's own sheet may well be empty).
+        self.totals: dict[str, list[float]] = {pid: [0, 0, 0.0] for pid in self.policies}
 
     def _entry(self, name: str) -> Any:
         import zipfile
@@ -408,6 +416,7 @@ class XlsxWriter:
             if pid != self.current:
                 self._advance_to(pid)
             block = table.slice(int(lo), int(hi - lo))
+            self._count(pid, block)
             while block.num_rows:
                 room = XLSX_MAX_ROWS - self.row
                 if room == 0:
@@ -421,11 +430,50 @@ class XlsxWriter:
                 self.row += take.num_rows
                 block = block.slice(take.num_rows)
 
+    def _count(self, pid: str, block: pa.Table) -> None:
+        status = block.column("status").combine_chunks()
+        amount = block.column("amount").combine_chunks()
+        amount = pc.if_else(pc.equal(amount, ""), pa.scalar(None, amount.type), amount)
+        total = self.totals.setdefault(pid, [0, 0, 0.0])
+        total[0] += pc.sum(pc.equal(status, "eligible")).as_py() or 0
+        total[1] += pc.sum(pc.equal(status, "undetermined")).as_py() or 0
+        total[2] += pc.sum(amount.cast(pa.float64())).as_py() or 0.0
+
+    def _summary_sheet(self) -> None:
+        """The first sheet: one row per policy with its counts and amount total."""
+        name = SUMMARY_SHEET if SUMMARY_SHEET not in self.sheets else f"{SUMMARY_SHEET}~"
+        self.sheets.append(name)
+        heads = ("政策编号", "政策名称", "符合条件（家）", "待核实（家）", "预计金额合计（元）")
+        widths = (22, 48, 14, 14, 20)
+        cols = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{w}" customWidth="1"/>'
+                       for j, w in enumerate(widths))
+        rows = ['<row r="1">' + "".join(
+            f'<c r="{_CELL_LETTERS[j]}1" s="1" t="inlineStr"><is><t>{h}</t></is></c>'
+            for j, h in enumerate(heads)) + "</row>"]
+        for r, pid in enumerate(self.policies, start=2):
+            eligible, undetermined, amount = self.totals.get(pid, [0, 0, 0.0])
+            text = [pid, self.titles.get(pid) or ""]
+            cells = [f'<c r="{_CELL_LETTERS[j]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                     f'{_escape(v)}</t></is></c>' for j, v in enumerate(text)]
+            cells += [f'<c r="{_CELL_LETTERS[j]}{r}"><v>{int(v)}</v></c>'
+                      for j, v in ((2, eligible), (3, undetermined))]
+            cells.append(f'<c r="{_CELL_LETTERS[4]}{r}" s="2"><v>{round(amount, 2)!r}</v></c>')
+            rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+        with self.zip.open(self._entry(f"xl/worksheets/sheet{len(self.sheets)}.xml"),
+                           "w") as fh:
+            fh.write((
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                f'<cols>{cols}</cols><sheetData>{"".join(rows)}</sheetData></worksheet>'
+            ).encode())
+
     def _package(self) -> None:
         z = self.zip
+        # The summary is the last part written but the first sheet shown.
+        order = [len(self.sheets), *range(1, len(self.sheets))]
         sheets = "".join(
-            f'<sheet name="{_escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, name in enumerate(self.sheets, start=1))
+            f'<sheet name="{_escape(self.sheets[i - 1])}" sheetId="{i}" r:id="rId{i}"/>'
+            for i in order)
         rels = "".join(
             f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
             f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
@@ -503,6 +551,7 @@ class XlsxWriter:
 
     def commit(self) -> None:
         self._advance_to(None)  # sheets for the policies after the last listed row
+        self._summary_sheet()
         self._package()
         self.zip.close()
         commit_file(self.tmp, self.path)

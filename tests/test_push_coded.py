@@ -206,3 +206,23 @@ def test_uscc_bytes_go_to_arrow_unchanged_and_short_codes_take_the_slow_road() -
     raw = columnar.uscc_bytes(short)
     assert not columnar.fixed_width(raw)
     assert columnar.uscc_array(raw, short).to_pylist() == list(short)
+
+
+def test_each_blob_carries_only_the_texts_its_rows_use() -> None:
+    """One firm against hundreds of policies has thousands of distinct texts; a blob
+    holding a few of its rows must not carry all of them."""
+    texts = [f"条件{i}：注册地在长沙市" for i in range(500)]
+    codes = np.array([3, 3, 7, 400, 401, 401, 12], dtype=np.int32)
+    key = np.array([1, 1, 1, 5, 5, 5, 9])
+    cat = pd.Categorical.from_codes(codes, pd.Index(texts, dtype=object))
+    few = coded.categorical(["", "x", "", "x", "", "", "x"])
+    base = pa.table({"n": pa.array(np.arange(7))})
+    got = columnar.keyed_tables(base, {"met": cat, "unknown": few}, key, ["n", "met", "unknown"])
+    assert [k for k, _ in got] == [1, 5, 9]
+    for (_, table), want in zip(got, [[3, 3, 7], [400, 401, 401], [12]], strict=True):
+        met = table.column("met").combine_chunks()
+        assert len(met.dictionary) == len(set(want))  # the 500 texts are not all there
+        assert met.to_pylist() == [texts[i] for i in want]
+        assert table.column_names == ["n", "met", "unknown"]
+    assert [t.column("unknown").to_pylist() for _, t in got] == [["", "x", ""], ["x", "", ""],
+                                                                ["x"]]

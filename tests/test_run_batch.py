@@ -83,7 +83,19 @@ def test_outputs_and_manifest(inputs: dict[str, Path], tmp_path: Path) -> None:
     wb = load_workbook(out / "eligible.xlsx", read_only=True)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     ids = [p["id"] for p in manifest["policies"]]
-    assert wb.sheetnames == ids == sorted(["wengang", "wengang_cs", "gaoqi", "yanfa", "xiaowei"])
+    assert ids == sorted(["wengang", "wengang_cs", "gaoqi", "yanfa", "xiaowei"])
+    assert wb.sheetnames == ["汇总", *ids]
+    # The summary sheet comes first: per policy, the counts and the amount total.
+    summary = list(wb["汇总"].iter_rows(values_only=True))
+    assert summary[0] == ("政策编号", "政策名称", "符合条件（家）", "待核实（家）",
+                          "预计金额合计（元）")
+    assert [r[0] for r in summary[1:]] == ids
+    for pid, _, eligible, undetermined, total in summary[1:]:
+        mine = csv[csv["policy_id"] == pid]
+        assert eligible == int((mine["status"] == "eligible").sum())
+        assert undetermined == int((mine["status"] == "undetermined").sum())
+        want = pd.to_numeric(mine["amount"].replace("", None)).fillna(0).sum()
+        assert total == pytest.approx(float(want))
     for pid in ids:
         rows = list(wb[pid].iter_rows(values_only=True))
         assert rows[0][:5] == ("统一社会信用代码", "企业名称", "政策编号", "核定状态",

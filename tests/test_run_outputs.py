@@ -41,7 +41,12 @@ def test_one_sheet_per_policy_in_order_with_escaped_text(tmp_path: Path) -> None
     w.write(rows([("d", "U3", "eligible", "7", "丙")]))
     w.commit()
     wb = load_workbook(tmp_path / "x.xlsx")
-    assert wb.sheetnames == ["a", "b_c", "d", "e"]  # e has no rows: an empty sheet, kept
+    # The summary first; e has no rows: an empty sheet, kept.
+    assert wb.sheetnames == ["汇总", "a", "b_c", "d", "e"]
+    summary = list(wb["汇总"].iter_rows(values_only=True))[1:]
+    assert [r[0] for r in summary] == ["a", "b/c", "d", "e"]
+    assert [r[2:] for r in summary] == [(1, 0, 100.5), (0, 1, 0), (1, 0, 7), (0, 0, 0)]
+    assert wb["汇总"]["E2"].number_format == "#,##0.00"
     a = list(wb["a"].iter_rows(values_only=True))
     assert a[0][0] == "统一社会信用代码" and a[1][1] == "A&B <公司>" and a[1][4] == 100.5
     assert wb["a"]["E2"].number_format == "#,##0.00"
@@ -60,7 +65,7 @@ def test_a_long_list_continues_on_further_sheets(tmp_path: Path,
                   ("q", "V", "eligible", "1", "y")]))
     w.commit()
     wb = load_workbook(tmp_path / "x.xlsx")
-    assert wb.sheetnames == ["p", "p~p2", "p~p3", "q"]
+    assert wb.sheetnames == ["汇总", "p", "p~p2", "p~p3", "q"]
     got = [r[0] for s in ("p", "p~p2", "p~p3") for r in
            list(wb[s].iter_rows(values_only=True))[1:]]
     assert got == [f"U{i}" for i in range(7)]

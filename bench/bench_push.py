@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.synthetic import AS_OF, firm_records, synthetic_firms, synthetic_policies  # noqa: E402
-from matcher.changes import evaluate_policies, evaluate_policy, matched_table  # noqa: E402
+from matcher.changes import evaluate_policies, evaluate_policy, matched_codes  # noqa: E402
 from matcher.compile import compile_policies  # noqa: E402
 from matcher.derive import derive  # noqa: E402
 from matcher.eligibility import Evaluation  # noqa: E402
@@ -93,9 +93,9 @@ def in_memory(frame: Any, baseline_policies: list[Any], new: list[Any]) -> dict[
     filters, explains, matched = [], [], []
     for p in new:
         t0 = time.perf_counter()
-        ev = evaluate_policy(firms, p, AS_OF)
+        ev = evaluate_policy(firms, p, AS_OF, size_standard())
         t1 = time.perf_counter()
-        m = matched_table(ev, DetectSettings().k_missing)
+        m = matched_codes(ev, DetectSettings().k_missing)  # what detection explains
         t2 = time.perf_counter()
         filters.append(t1 - t0)
         explains.append(t2 - t1)
@@ -104,9 +104,10 @@ def in_memory(frame: Any, baseline_policies: list[Any], new: list[Any]) -> dict[
     program = compile_policies(baseline_policies, firms, AS_OF)
     status = evaluate_program(program, firms)
     t_full = time.perf_counter() - t0
-    full_ev = Evaluation(firms, list(baseline_policies), program, status, AS_OF)
+    full_ev = Evaluation(firms, list(baseline_policies), program, status, AS_OF,
+                         size_standard())
     t0 = time.perf_counter()
-    matched_table(full_ev, DetectSettings().k_missing)
+    matched_codes(full_ev, DetectSettings().k_missing)
     t_full_explain = time.perf_counter() - t0
     per_policy_full = t_full / len(baseline_policies)
     return {
@@ -219,10 +220,10 @@ def end_to_end(store: Store, baseline: list[Any], new: list[Any],
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     firms = encoded(frame, AS_OF)
-    ev = evaluate_policies(firms, baseline, AS_OF)
+    ev = evaluate_policies(firms, baseline, AS_OF, size_standard())
     t_eval = time.perf_counter() - t0
     t0 = time.perf_counter()
-    full = matched_table(ev, DetectSettings().k_missing)
+    full = matched_codes(ev, DetectSettings().k_missing)
     t_explain = time.perf_counter() - t0
     full_s = t_load + t_eval + t_explain
     return {

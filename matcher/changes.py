@@ -83,8 +83,9 @@ def missing_items(unknown: object) -> list[str]:
     return [s for s in (part.strip() for part in str(unknown).split("|")) if s]
 
 
-def _n_missing(unknown: pd.Series | np.ndarray | pd.Categorical) -> np.ndarray:
-    """Open items per row of an ``unknown`` column (a categorical counts per category)."""
+def open_items(unknown: pd.Series | np.ndarray | pd.Categorical) -> np.ndarray:
+    """Open items per row of an ``unknown`` column (a categorical counts per category):
+    what ``k_missing`` is compared with."""
     if isinstance(unknown, pd.Categorical):
         counts = np.array([len(missing_items(u)) for u in unknown.categories] + [0],
                           dtype=np.int64)
@@ -314,8 +315,8 @@ def newly_matched(
             {p: d for p, d in valid_until.items() if d is not None}), errors="coerce")
         told_days = (until - told).dt.days.to_numpy(dtype=float, na_value=np.nan)
     found = pair_events(
-        _lenient_codes(status), _lenient_codes(before), _n_missing(unknown),
-        _n_missing(unknown_before),
+        _lenient_codes(status), _lenient_codes(before), open_items(unknown),
+        open_items(unknown_before),
         np.isin(j.policy_id, list(withdrawn)) if withdrawn else np.zeros(len(status), bool),
         days_left, told_days, k_missing, deadline_days if remind else None)
     rows, kinds = found.rows, found.kind
@@ -447,7 +448,7 @@ def matched_verdicts(
     if k_missing is None or table.empty:
         return table
     undetermined = (table[Columns.STATUS] == "undetermined").to_numpy()
-    too_many = undetermined & (_n_missing(table[Columns.UNKNOWN]) > k_missing)
+    too_many = undetermined & (open_items(table[Columns.UNKNOWN]) > k_missing)
     return table.loc[~too_many].reset_index(drop=True)
 
 

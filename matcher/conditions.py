@@ -131,7 +131,8 @@ def _check_scalar(field: str, kind: str, order: tuple[str, ...] | None, v: Any, 
         raise fail(f"{field} must be one of {', '.join(order)}, got {v!r}")
     if field == "region_code" and not (v.isdigit() and len(v) in (2, 4, 6)):
         raise fail(f"region_code prefix must be 2, 4 or 6 digits (GB/T 2260), got {v!r}")
-    if field == "industry_code" and not (v[0].isalpha() and v[0].isupper() and (v[1:] == "" or v[1:].isdigit())):
+    if field == "industry_code" and not (
+            v[0].isalpha() and v[0].isupper() and (v[1:] == "" or v[1:].isdigit())):
         raise fail(f"industry_code must be a section letter and digits (e.g. C34), got {v!r}")
     return v
 

@@ -73,7 +73,8 @@ _DERIVED_NUMBER_FIELDS = {
 
 FIELDS: dict[str, FieldSpec] = {
     **{n: FieldSpec(n, "number", description=d) for n, d in _NUMBER_FIELDS.items()},
-    **{n: FieldSpec(n, "number", derived=True, description=d) for n, d in _DERIVED_NUMBER_FIELDS.items()},
+    **{n: FieldSpec(n, "number", derived=True, description=d)
+       for n, d in _DERIVED_NUMBER_FIELDS.items()},
     "uscc": FieldSpec("uscc", "text", description="统一社会信用代码"),
     "name": FieldSpec("name", "text", description="企业名称"),
     "business_scope": FieldSpec("business_scope", "text", description="经营范围"),
@@ -128,5 +129,6 @@ INTEGER_FIELDS: frozenset[str] = frozenset(
     {"employees", "invention_patents", "utility_patents", "software_copyrights",
      "unemployment_insurance_months"}
 )
-RATIO_FIELDS: frozenset[str] = frozenset({"rd_staff_ratio", "high_tech_revenue_ratio", "layoff_rate"})
+RATIO_FIELDS: frozenset[str] = frozenset(
+    {"rd_staff_ratio", "high_tech_revenue_ratio", "layoff_rate"})
 BOOL_PROFILE_FIELDS: tuple[str, ...] = ("listed", "serious_dishonesty", "major_accident_3y")

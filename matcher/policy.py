@@ -62,9 +62,11 @@ class Benefit:
         for key in ("amount", "rate", "cap"):
             v = obj.get(key)
             if v is not None and (
-                isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0
+                isinstance(v, bool) or not isinstance(v, int | float)
+                or not math.isfinite(v) or v < 0
             ):
-                raise ConditionError(policy_id, f"{path}.{key}", f"expected a number ≥ 0, got {v!r}")
+                raise ConditionError(policy_id, f"{path}.{key}",
+                                     f"expected a number ≥ 0, got {v!r}")
             nums[key] = v
         base = obj.get("base")
         if base is not None and (base not in FIELDS or FIELDS[base].kind != "number"):

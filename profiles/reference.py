@@ -27,7 +27,8 @@ def size_standard() -> pd.DataFrame:
 def industries() -> pd.DataFrame:
     """GB/T 4754-2017 codes with the section letter prefixed (``C3491``, ``C34``, ``C``)."""
     df = pd.read_csv(_data_file("gbt4754_2017.csv"), dtype=str, keep_default_na=False)
-    df["full_code"] = [c if c.isalpha() else s + c for c, s in zip(df["code"], df["section"])]
+    df["full_code"] = [c if c.isalpha() else s + c
+                       for c, s in zip(df["code"], df["section"], strict=True)]
     return df
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from matcher import coded
-from matcher.changes import EVENTS, PairEvents, _n_missing, join_pairs, pair_events
+from matcher.changes import EVENTS, PairEvents, join_pairs, open_items, pair_events
 from matcher.coded import MatchCodes
 from matcher.policy import Policy
 from push import columnar, fanout, snapshots
@@ -64,12 +64,12 @@ def load_snapshots(conn: sa.Connection, policy_ids: list[str] | None = None,
 class Diff:
     """The pairs of one unit lined up: the new snapshot of each (``state``), which rows
     must be written, the status before (``matcher.coded`` codes; absent for a new pair),
-    the stored row (``left``, -1 if none), and the news (``matcher.changes.PairEvents``)."""
+    the days to each pair's ``valid_until`` (NaN: open-ended) and the news
+    (``matcher.changes.PairEvents``)."""
 
     state: MatchCodes
     write: np.ndarray
     before: np.ndarray
-    left: np.ndarray
     days_left: np.ndarray
     events: PairEvents
 
@@ -118,7 +118,7 @@ def diff(prev: MatchCodes, cur: MatchCodes, as_of: dt.date, *, k_missing: int,
         texts[name] = pd.Categorical.from_codes(now, cats)
         if name == "unknown":
             core |= differs
-            n_before = _n_missing(pd.Categorical.from_codes(was, cats))
+            n_before = open_items(pd.Categorical.from_codes(was, cats))
     amount = np.full(n, np.nan)
     amount[hit_r] = cur.amount[right[hit_r]]
     amount_prev = np.full(n, np.nan)
@@ -145,14 +145,14 @@ def diff(prev: MatchCodes, cur: MatchCodes, as_of: dt.date, *, k_missing: int,
         told_days[hit_l] = until[pol[hit_l]] - prev.told[left[hit_l]]
     gone = np.isin(np.asarray(pcats, dtype=object), list(withdrawn)) if withdrawn else \
         np.zeros(len(pcats), dtype=bool)
-    events = pair_events(status, before, _n_missing(state.unknown), n_before,
+    events = pair_events(status, before, open_items(state.unknown), n_before,
                          np.append(gone, False)[pol], days_left, told_days, k_missing,
                          deadline_days)
     reminded = events.rows[events.kind == EVENTS.index("deadline_approaching")]
     state.told[reminded] = as_of.toordinal()
     write = bump | changed | ~same
     write[reminded] = True
-    return Diff(state, write, before, left, days_left, events)
+    return Diff(state, write, before, days_left, events)
 
 
 def write_changes(conn: sa.Connection, loaded: snapshots.Loaded, d: Diff,

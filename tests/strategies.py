@@ -110,7 +110,8 @@ def leaves() -> st.SearchStrategy[Criterion]:
     )
     return st.one_of(
         numeric,
-        st.builds(Criterion, st.just("region_code"), st.sampled_from(["in", "not_in"]), _prefixes()),
+        st.builds(Criterion, st.just("region_code"), st.sampled_from(["in", "not_in"]),
+                  _prefixes()),
         st.builds(Criterion, st.just("region_code"), st.sampled_from(["==", "!="]),
                   st.sampled_from(REGIONS)),
         st.builds(Criterion, st.just("industry_code"), st.sampled_from(["in", "not_in"]),

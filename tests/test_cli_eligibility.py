@@ -94,7 +94,8 @@ def test_eligibility_writes_the_contract_csv(inputs: tuple[Path, Path], tmp_path
     assert out2.read_bytes() == raw
 
 
-def test_invalid_policy_tree_refuses_with_one_line(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_invalid_policy_tree_refuses_with_one_line(inputs: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
     firms, _ = inputs
     bad = tmp_path / "bad.jsonl"
     tree = {"all": [{"field": "revenue", "op": ">=", "value": 1},
@@ -106,7 +107,8 @@ def test_invalid_policy_tree_refuses_with_one_line(inputs: tuple[Path, Path], tm
               "--as-of", "2026-11-25", "--out", str(out), cwd=tmp_path)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
-    assert "bad.jsonl:1" in res.stderr and "p9" in res.stderr and "conditions.all[1].op" in res.stderr
+    assert "bad.jsonl:1" in res.stderr and "p9" in res.stderr
+    assert "conditions.all[1].op" in res.stderr
     assert not out.exists()
 
 

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.derive import above_scale, age_years, qualification_mask, rd_increase, rd_ratio, size_class
+from matcher.derive import (
+    above_scale,
+    age_years,
+    qualification_mask,
+    rd_increase,
+    rd_ratio,
+    size_class,
+)
 from matcher.fields import QUALIFICATIONS
 from profiles.reference import size_standard
 

@@ -33,7 +33,8 @@ def verdicts(records: list[dict[str, Any]], conditions: list[Condition | None]) 
     return out
 
 
-def oracle_verdicts(records: list[dict[str, Any]], conditions: list[Condition | None]) -> np.ndarray:
+def oracle_verdicts(records: list[dict[str, Any]],
+                    conditions: list[Condition | None]) -> np.ndarray:
     derived = derive(profiles_frame(records), AS_OF, size_standard())
     rows = derived.to_dict(orient="records")
     return np.array([[oracle.evaluate(r, c) for r in rows] for c in conditions], dtype=np.uint8)
@@ -94,7 +95,8 @@ def test_filling_an_unknown_never_flips_a_known_verdict(
 
 
 @given(firm_tables(), st.lists(trees(max_leaves=6), min_size=2, max_size=4))
-def test_de_morgan_and_double_negation(records: list[dict[str, Any]], parts: list[Condition]) -> None:
+def test_de_morgan_and_double_negation(records: list[dict[str, Any]],
+                                       parts: list[Condition]) -> None:
     conds: list[Condition] = [
         Not(AllOf(tuple(parts))),
         AnyOf(tuple(Not(p) for p in parts)),
@@ -144,7 +146,8 @@ def test_validity_window_and_reasons() -> None:
         {"field": "region_code", "op": "in", "value": ["4301"], "source": "在长沙市注册"},
         {"field": "revenue", "op": ">=", "value": 20_000_000, "source": "营业收入2000万元以上"},
         {"any": [
-            {"field": "qualifications", "op": "has", "value": "高新技术企业", "source": "高新技术企业"},
+            {"field": "qualifications", "op": "has", "value": "高新技术企业",
+             "source": "高新技术企业"},
             {"field": "rd_ratio", "op": ">=", "value": 0.03, "source": "研发投入占比3%以上"},
         ]},
     ]})

@@ -92,7 +92,8 @@ def _print_firm(ev: Evaluation, i: int, table_rows: dict[tuple[str, str], dict[s
     row = ev.firms.frame.iloc[i]
     uscc = ev.firms.uscc[i]
     industry = industry_names().get(str(row["industry_code"]), "行业未知")
-    region = region_full_name(str(row["region_code"])) if isinstance(row["region_code"], str) else ""
+    code = row["region_code"]
+    region = region_full_name(str(code)) if isinstance(code, str) else ""
     size = SIZE_NAMES.get(str(row["size_class"]), "规模未知")
     print(f"\n■ {row['name']}（{uscc}）{region} · {industry} · {size}")
     policies: list[Policy] = ev.policies

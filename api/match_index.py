@@ -210,7 +210,7 @@ class _Unit:
         if 0 < firms.n * len(policies) <= matrix_limit:
             # One parallel kernel pass now saves a kernel call on every request; the
             # firm-major copy makes a firm's verdicts one contiguous row.
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
             verdicts = np.ascontiguousarray(evaluate_program(program, firms).T)
         missing = missing_mask(firms.frame, ALL_INPUTS, size_standard)
         relevant = np.array([relevant_bits([leaf.field for leaf in leaves])
@@ -279,9 +279,9 @@ class _Benefits:
                 rate.append(0.0 if b.rate is None else float(b.rate))
                 base.append(-1 if b.amount is not None else NUMERIC_FIELDS.index(str(b.base)))
                 cap.append(np.inf if b.cap is None else float(b.cap))
-        policy = np.array(pol, dtype=np.int64)
-        starts = np.flatnonzero(np.diff(policy, prepend=-1) != 0)
-        return cls(policy, np.array(fixed), np.array(rate), np.array(base, dtype=np.int64),
+        owner = np.array(pol, dtype=np.int64)
+        starts = np.flatnonzero(np.diff(owner, prepend=-1) != 0)
+        return cls(owner, np.array(fixed), np.array(rate), np.array(base, dtype=np.int64),
                    np.array(cap), has_any, starts)
 
     def __post_init__(self) -> None:
@@ -586,8 +586,8 @@ class MatchIndex:
             self._snapshots[as_of] = snap
             self._snapshots.move_to_end(as_of)
             while len(self._snapshots) > self.max_dates:
-                old, _ = self._snapshots.popitem(last=False)
-                self._checked_at.pop(old, None)
+                dropped, _ = self._snapshots.popitem(last=False)
+                self._checked_at.pop(dropped, None)
             self._checked_at[as_of] = self.clock()
 
     def _load_scores(self, run_id: str | None, snap: _Snapshot) -> _Scores | None:

@@ -176,7 +176,7 @@ def join_pairs(left_uscc: np.ndarray, left_policy: np.ndarray, right_uscc: np.nd
     lk, rk = keys[:n_left], keys[n_left:]
     space = max(len(u_uniq), 1) * n_p
     dense = space <= (1 << 26)
-    orders = []
+    orders: list[np.ndarray | None] = []
     for side, k, us, ps in (("previous", lk, left_uscc, left_policy),
                             ("current", rk, right_uscc, right_policy)):
         if dense:  # duplicates by counting, no sort
@@ -197,13 +197,14 @@ def join_pairs(left_uscc: np.ndarray, left_policy: np.ndarray, right_uscc: np.nd
     if dense:
         slot = np.full(space, -1, dtype=np.int64)
         slot[union] = np.arange(len(union))
-    for k, order in zip((lk, rk), orders, strict=True):
+    for k, ordering in zip((lk, rk), orders, strict=True):
         pos = np.full(len(union), -1, dtype=np.int64)
         if len(k):
             if dense:
                 pos[slot[k]] = np.arange(len(k))
             else:
-                pos[np.searchsorted(union, k[order])] = order
+                assert ordering is not None  # sorted when not dense
+                pos[np.searchsorted(union, k[ordering])] = ordering
         out.append(pos)
     uscc = np.asarray(u_uniq, dtype=object)[union // n_p] if len(union) else np.empty(0, object)
     pid = np.asarray(p_uniq, dtype=object)[union % n_p] if len(union) else np.empty(0, object)
@@ -308,7 +309,7 @@ def newly_matched(
     days_left = _days_left(j.policy_id, valid_until, as_of)
     remind = deadline_days is not None and as_of is not None and valid_until is not None
     told_days = None
-    if remind and "as_of" in previous.columns:
+    if remind and valid_until is not None and "as_of" in previous.columns:
         told_at = take(column_values(previous, "as_of", None), j.left, None)
         told = pd.to_datetime(pd.Series(told_at, dtype=object), errors="coerce")
         until = pd.to_datetime(pd.Series(j.policy_id, dtype=object).map(

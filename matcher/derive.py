@@ -84,7 +84,7 @@ def size_groups(industry_code: pd.Series, standard: pd.DataFrame) -> np.ndarray:
             groups[p] = i
     prefixes = list(groups)
     k, uniq = _factorize(industry_code)
-    per_code = [-1 if (p := _longest_prefix(str(c), prefixes)) is None else groups[p]
+    per_code = [-1 if (hit := _longest_prefix(str(c), prefixes)) is None else groups[hit]
                 for c in uniq]
     return np.array([*per_code, -1], dtype=np.int64)[k]
 

@@ -151,6 +151,7 @@ class Dispatcher:
               now: dt.datetime) -> tuple[Any, Any, list[Any]]:
         c, s, d, n = push_channels, push_subscriptions, push_deliveries, push_notifications
         channel = conn.execute(sa.select(c).where(c.c.id == channel_id)).mappings().first()
+        assert channel is not None  # claimed by this dispatcher: the row exists
         sub = conn.execute(sa.select(s).where(s.c.uscc == channel["uscc"])).mappings().first()
         rows = conn.execute(
             sa.select(d.c.id.label("delivery_id"), d.c.attempts, d.c.digest, n)

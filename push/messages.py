@@ -110,7 +110,7 @@ class Facts:
     previous_status: str = ""
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Facts:
+    def from_row(cls, row: Mapping[Any, Any]) -> Facts:
         amount = row.get("amount")
         return cls(
             id=int(row["id"]), uscc=row["uscc"], policy_id=row["policy_id"],

@@ -136,9 +136,9 @@ def diff(prev: MatchCodes, cur: MatchCodes, as_of: dt.date, *, k_missing: int,
                        status=status, amount=amount, unknown=texts["unknown"],
                        met=texts["met"], review=texts["review"],
                        version=np.where(bump, version + 1, version), told=told)
-    until = np.array([np.nan if valid_until.get(p) is None else
-                      float(valid_until[p].toordinal())  # type: ignore[union-attr]
-                      for p in pcats] + [np.nan])
+    ends = [valid_until.get(p) for p in pcats]
+    until = np.array([np.nan if d is None else float(d.toordinal()) for d in ends] + [np.nan],
+                     dtype=np.float64)
     days_left = until[pol] - as_of.toordinal() if n else np.zeros(0)
     told_days = np.full(n, np.nan)
     if prev.told is not None:
@@ -149,7 +149,7 @@ def diff(prev: MatchCodes, cur: MatchCodes, as_of: dt.date, *, k_missing: int,
                          np.append(gone, False)[pol], days_left, told_days, k_missing,
                          deadline_days)
     reminded = events.rows[events.kind == EVENTS.index("deadline_approaching")]
-    state.told[reminded] = as_of.toordinal()
+    told[reminded] = as_of.toordinal()  # ``state.told`` is this array
     write = bump | changed | ~same
     write[reminded] = True
     return Diff(state, write, before, days_left, events)

@@ -313,7 +313,7 @@ def catch_up(conn: sa.Connection, uscc: str, channel_ids: list[int], sub: Subscr
                              .where(p.c.id.in_({r.policy_id for r in rows}))).all())
     daily = sub.digest == "daily"
     due = next_digest_at(now) if daily else now
-    out = []
+    out: list[tuple[Any, ...]] = []
     for r in rows:
         doc = docs.get(r.policy_id) or {}
         topics = frozenset({str(b.get("kind")) for b in doc.get("benefits") or []}

@@ -111,7 +111,9 @@ def evaluate_chunk(index: int, payload: Payload, job: RunJob) -> ChunkResult:
     if job.numba_threads is not None:
         import numba
 
-        numba.set_num_threads(min(job.numba_threads, numba.config.NUMBA_NUM_THREADS))
+        # NUMBA_NUM_THREADS is set on numba.config at import (from the environment).
+        limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(min(job.numba_threads, limit))
     if isinstance(payload, ArrowChunk):
         report = frame_from_arrow(payload.table, payload.source_name, payload.first_row)
         frame, errors, warnings = report.frame, report.errors, report.warnings

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,14 @@ def valid_uscc_mask(codes: pa.Array) -> np.ndarray:
     return ok
 
 
+
+def _bool_or_fail(value: Any, field: str) -> Any:
+    return parse_bool(value, field, "?")
+
+
+def _date_or_fail(value: Any, field: str) -> Any:
+    return parse_date(value, field, "?")
+
 class _Rows:
     """First problem per row, like the record reader which stops at the first bad field."""
 
@@ -115,12 +124,13 @@ class _Rows:
         self.errors: dict[int, RecordError] = {}
         self.where = where
 
-    def fail(self, i: int, field_name: str | None, message: str) -> None:
-        if not self.bad[i]:
-            self.bad[i] = True
-            self.errors[i] = RecordError(self.where(i), field_name, message)
+    def fail(self, i: int | np.integer, field_name: str | None, message: str) -> None:
+        row = int(i)  # positions often come from numpy
+        if not self.bad[row]:
+            self.bad[row] = True
+            self.errors[row] = RecordError(self.where(row), field_name, message)
 
-    def fail_error(self, i: int, err: RecordError) -> None:
+    def fail_error(self, i: int | np.integer, err: RecordError) -> None:
         self.fail(i, err.field, err.message)
 
 
@@ -207,7 +217,7 @@ def _numeric(
             if pylist is None:
                 pylist = col.to_pylist()
             try:
-                out[i] = parse_number(pylist[i], name, factor, rows.where(i))
+                out[i] = parse_number(pylist[i], name, factor, rows.where(int(i)))
             except RecordError as e:
                 rows.fail_error(i, e)
         return out
@@ -275,7 +285,7 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
                 odd = np.arange(n)
                 odd_values = list(cleaned)
                 data["uscc"] = cleaned
-            for i, code in zip(odd, odd_values, strict=True):
+            for i, code in zip(odd.tolist(), odd_values, strict=True):
                 problem = uscc_problem(code)
                 if problem:
                     rows.fail(int(i), "uscc", problem)
@@ -283,12 +293,13 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
         blank = _blank_mask(col)
         todo = ~blank & ~rows.bad
         if fld == "name" and _is_text(col.type):  # a text column: only blanks fail
-            for i in np.flatnonzero(blank):
+            for i in np.flatnonzero(blank).tolist():
                 rows.fail(i, "name", "every firm needs a name (企业名称)")
             data["name"] = _stripped(col, ~blank)
         elif fld == "name":
             names = _strings(col)
-            for i in np.flatnonzero(blank | np.array([not isinstance(x, str) for x in names])):
+            bad = blank | np.array([not isinstance(x, str) for x in names])
+            for i in np.flatnonzero(bad).tolist():
                 rows.fail(i, "name", "every firm needs a name (企业名称)")
             data["name"] = np.array(
                 [x.strip() if isinstance(x, str) else None for x in names], dtype=object
@@ -296,7 +307,7 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
         elif fld in NUMERIC_PROFILE_FIELDS:
             data[fld] = _numeric(col, fld, factor, todo, rows)
         elif fld in BOOL_PROFILE_FIELDS:
-            data[fld] = _per_unique(col, todo, lambda x, f=fld: parse_bool(x, f, "?"), rows)
+            data[fld] = _per_unique(col, todo, partial(_bool_or_fail, field=fld), rows)
         elif fld == "region_code":
             data[fld] = _per_unique(col, todo, lambda x: parse_region_code(x, "?"),
                                     rows, as_text=True)
@@ -316,7 +327,7 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
         else:  # business_scope, products: anything but text fails
             values = np.array(col.to_pylist(), dtype=object)
             out = np.full(n, None, dtype=object)
-            for i in np.flatnonzero(todo):
+            for i in np.flatnonzero(todo).tolist():
                 if isinstance(values[i], str):
                     out[i] = values[i].strip()
                 else:
@@ -332,7 +343,7 @@ def frame_from_arrow(table: pa.Table, source_name: str, first_row: int = 1) -> C
         first: dict[str, int] = {}
         for pos, code in enumerate(frame["uscc"].to_numpy()):
             first.setdefault(code, pos)
-        for pos in np.flatnonzero(dup):
+        for pos in np.flatnonzero(dup).tolist():
             code = frame["uscc"].iat[pos]
             errors.append(RecordError(
                 rows.where(int(keep[pos])), "uscc",
@@ -374,7 +385,7 @@ def _lists(
         return out
     values = col.take(pa.array(idx)).to_pylist()
     for i, v in zip(idx, values, strict=True):
-        where = rows.where(i)
+        where = rows.where(int(i))
         try:
             if fld == "qualifications":
                 if isinstance(v, list):
@@ -457,7 +468,7 @@ def _qualification_structs(
         if key == "level":
             vals, ok = _unique_map(sub, lambda v: v if v in QUALIFICATION_LEVELS else _bad())
         else:
-            vals, ok = _unique_map(sub, lambda v, k=key: parse_date(v, k, "?"))
+            vals, ok = _unique_map(sub, partial(_date_or_fail, field=key))
         odd |= ~blank & ~ok
         vals[blank] = None
         extra[key] = vals

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from matcher.conditions import Condition
 from matcher.eligibility import eligibility_table, evaluate
-from matcher.errors import PolicyMatchError
+from matcher.errors import PolicyMatchError, RecordError
 from matcher.missing import profile_inputs
 from matcher.policy import Policy
 from policies.read import parse_policies
@@ -97,8 +97,9 @@ class RunView:
         frames = []
         for _, payload in source.chunks(50_000):
             assert isinstance(payload, RecordChunk)
-            rows = [(w, r) for w, r in payload.rows if isinstance(r, dict)
-                    and str(r.get("uscc", "")).strip().upper() in usccs]
+            rows: list[tuple[str, dict[str, Any] | RecordError]] = [
+                (w, r) for w, r in payload.rows if isinstance(r, dict)
+                and str(r.get("uscc", "")).strip().upper() in usccs]
             if rows:
                 frames.append(records_frame(RecordChunk(rows, payload.factors))[0])
         return pd.concat(frames, ignore_index=True) if frames else None

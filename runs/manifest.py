@@ -91,7 +91,7 @@ def code_version() -> dict[str, Any]:
         version = metadata.version("policy-match")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    deps = {}
+    deps: dict[str, str | None] = {}
     for name in _DEPENDENCIES:
         try:
             deps[name] = metadata.version(name)

@@ -183,8 +183,10 @@ class CsvWriter:
         self._put(("\ufeff" + ",".join(columns) + "\n").encode("utf-8"))
 
     def _put(self, data: bytes | np.ndarray) -> None:
-        self.fh.write(data)
-        self.digest.update(data)
+        # A numba-built byte array is written through its buffer, without a copy.
+        view = memoryview(data) if isinstance(data, bytes) else data.data
+        self.fh.write(view)
+        self.digest.update(view)
         self.size += len(data)
 
     def write(self, table: pa.Table) -> None:

@@ -188,10 +188,10 @@ def apply_stacking(table: pd.DataFrame, rules: StackingRules) -> tuple[pd.DataFr
         for i in order[capped[order]]:
             name = rules.cap_group.get(pid[i])
             limit = rules.group_cap(name) if name else rules.cap[pid[i]]
-            key = (uscc[i], name or pid[i])
-            before = used.get(key, 0.0)
+            slot = (uscc[i], name or pid[i])
+            before = used.get(slot, 0.0)
             allowed = max(0.0, min(values[i], limit - before))
-            used[key] = before + allowed
+            used[slot] = before + allowed
             if allowed >= values[i]:
                 continue
             action = "dropped" if allowed <= 0 else "reduced"

@@ -291,24 +291,24 @@ class Workflow:
                 keys = list(zip(chunk[Columns.POLICY_ID], chunk[Columns.USCC], strict=True))
                 keep = []
                 for i, key in enumerate(keys):
-                    o = effects.get(key)
-                    if o is not None:
+                    found = effects.get(key)
+                    if found is not None:
                         listed.add(key)
-                    if o is None:
+                    if found is None:
                         keep.append(True)
-                    elif o.effect == "remove":
+                    elif found.effect == "remove":
                         keep.append(False)
-                        changes.append({"objection_id": o.id, "effect": "remove",
+                        changes.append({"objection_id": found.id, "effect": "remove",
                                         "policy_id": key[0], "uscc": key[1]})
-                    elif o.effect == "amend":
+                    elif found.effect == "amend":
                         before = chunk.iat[i, chunk.columns.get_loc(Columns.AMOUNT)]
                         chunk.iat[i, chunk.columns.get_loc(Columns.AMOUNT)] = \
-                            format_amount(float(o.amount or 0))
+                            format_amount(float(found.amount or 0))
                         keep.append(True)
-                        changes.append({"objection_id": o.id, "effect": "amend",
+                        changes.append({"objection_id": found.id, "effect": "amend",
                                         "policy_id": key[0], "uscc": key[1],
                                         "amount_before": before,
-                                        "amount_after": format_amount(float(o.amount or 0))})
+                                        "amount_after": format_amount(float(found.amount or 0))})
                     else:
                         keep.append(True)
                 chunk = chunk[keep]

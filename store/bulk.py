@@ -49,6 +49,7 @@ def _copy_upsert(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         "(LIKE firms INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside the caller's transaction
     with raw.cursor() as cur, cur.copy(f"COPY firms_stage ({cols}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(

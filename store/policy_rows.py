@@ -73,7 +73,7 @@ class PolicyRow:
         return self.policy.id
 
 
-def policy_from_row(row: Mapping[str, Any], utc: Any) -> PolicyRow:
+def policy_from_row(row: Mapping[Any, Any], utc: Any) -> PolicyRow:
     document = dict(row["document"])
     document["text"] = row["text"]
     return PolicyRow(

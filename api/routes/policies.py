@@ -91,7 +91,7 @@ def list_policies(
         description="review states (firm and analyst keys see published only)")] = None,
     limit: Limit = 100, offset: Offset = 0,
 ) -> PolicyListOut:
-    states = list(state or [])
+    states: list[str] = list(state or [])
     if key.role not in SEES_DRAFTS:
         states = ["published"] if not states or "published" in states else ["__none__"]
     rows = store.policies(states=states or None, mode=mode, valid_on=valid_on)

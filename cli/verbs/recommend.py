@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
 
 
 def _encoder(name: str | None, vector_cache: str | None,
-             query_precision: str = "float32") -> Any:
+             query_precision: Literal["float32", "int8"] = "float32") -> Any:
     """The dense encoder, loaded here at the edge (matcher/ never loads models)."""
     # Imported on use: listing the CLI's verbs must not load torch.
     from embeddings.settings import configured_model

@@ -9,8 +9,8 @@ loads the domain dictionary shipped in ``matcher/data/`` into it, and is a plain
 callable, so it plugs into scikit-learn as ``CountVectorizer(tokenizer=ChineseTokenizer(),
 token_pattern=None, lowercase=False)``.
 
-This is the project's shared tokenizer: the policy parser and any other text feature
-should use it rather than keep a second jieba setup.
+The jieba instances themselves come from :func:`private_jieba`, which the policy
+parser's tokenizer uses too (with its own word list): one jieba setup in the project.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _NUMBER = re.compile(r"^[\d.%]+$")
 
 # Built tokenizers are shared by every ChineseTokenizer with the same words in this
 # process: building one reads jieba's 350,000-word dictionary (about a second).
-_BUILT: dict[tuple[tuple[str, int | None, str | None], ...], jieba.Tokenizer] = {}
+_BUILT: dict[tuple[tuple[str, int | None, str | None], ...], jieba.Tokenizer] = {}  # by words
 _BUILD_LOCK = threading.Lock()
 _WARNING = 30  # logging.WARNING; matcher/ does no logging of its own
 
@@ -63,8 +63,18 @@ def default_stop_words() -> frozenset[str]:
     return frozenset(_data_lines("stopwords.txt"))
 
 
-def _quiet_build(words: tuple[tuple[str, int | None, str | None], ...]) -> jieba.Tokenizer:
-    """A private, initialised jieba tokenizer with ``words`` added, built without output.
+Words = tuple[tuple[str, int | None, str | None], ...]
+
+
+def private_jieba(words: Words) -> jieba.Tokenizer:
+    """A private, initialised jieba tokenizer with ``words`` (``(word, freq, tag)``, added
+    in order, as jieba's ``load_userdict`` would) added, built without output.
+
+    The one place the project builds jieba instances: the relevance tokenizer here and
+    the policy parser's (``policies.parse.tokenizer``) each pass their own word list, and
+    an instance is shared by every tokenizer with the same list in the process (building
+    one reads jieba's 350,000-word dictionary, about a second). Nothing may add words to
+    an instance afterwards.
 
     jieba logs "Building prefix dict…" at DEBUG to stderr on initialisation. Its logger
     is raised to WARNING only while we build and restored afterwards, so code that wants
@@ -139,7 +149,7 @@ class ChineseTokenizer:
     def jieba_tokenizer(self) -> jieba.Tokenizer:
         """The private jieba tokenizer (built on first access)."""
         if self._tk is None:
-            self._tk = _quiet_build(self._words())
+            self._tk = private_jieba(self._words())
         return self._tk
 
     # -- segmentation ---------------------------------------------------------------------

@@ -58,3 +58,28 @@ def test_build_is_silent_and_restores_the_logger(capfd) -> None:  # type: ignore
     PolicyTokenizer(extra_words=["静默测试词"]).tokenize("静默测试词")
     assert "Building prefix dict" not in capfd.readouterr().err
     assert logger.level == logging.DEBUG
+
+
+def test_same_segmentation_as_loading_the_file_into_jieba() -> None:
+    """The parser's instance comes from the project's one jieba setup
+    (``matcher.tokenizer.private_jieba``) with the dictionary read line by line; it must cut
+    every policy text exactly as jieba loading that file itself does."""
+    import json
+    from pathlib import Path
+
+    from policies.parse.industries import industry_words
+    from policies.parse.tokenizer import user_dictionary_path
+
+    direct = jieba.Tokenizer()
+    direct.initialize()
+    direct.load_userdict(user_dictionary_path())
+    words = industry_words()
+    for w in words:
+        direct.add_word(w, 20000)
+    ours = PolicyTokenizer(extra_words=words)
+    samples = Path(__file__).resolve().parents[1] / "samples" / "policies.jsonl"
+    texts = [json.loads(line)["text"] for line in samples.read_text("utf-8").splitlines()
+             if line.strip()]
+    assert len(texts) >= 5
+    for text in [TEXT, *texts]:
+        assert ours.tokenize(text) == list(direct.tokenize(text, HMM=False))

@@ -6,9 +6,11 @@ The user dictionary ships in the package (``data/userdict.txt``) together with t
 of GB/T 4754 sections and divisions.
 
 jieba's module-level tokenizer (``jieba.dt``) is shared by every library in the process;
-changing its dictionary would change their results, so this class owns a private
-``jieba.Tokenizer``. That object holds a lock and cannot be pickled: the wrapper drops it
-when pickled and rebuilds it on first use (Dask workers and ``n_jobs`` need that).
+changing its dictionary would change their results, so this class uses a private
+``jieba.Tokenizer`` from ``matcher.tokenizer.private_jieba`` (the project's one jieba
+setup, shared by tokenizers with the same words). That object holds a lock and cannot be
+pickled: the wrapper drops it when pickled and gets it again on first use (Dask workers
+and ``n_jobs`` need that).
 
 Unlike the relevance tokenizer (:mod:`matcher.tokenizer`, index terms of normalised
 text), the parser needs every token's exact ``(start, end)`` in the original text, so
@@ -17,23 +19,44 @@ that a match is accepted only on token boundaries and every ``source`` is a subs
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Iterable
+from functools import cache
 from importlib import resources
 from typing import Any
 
 import jieba
 
-_LOG = logging.getLogger("jieba")
-
-
+from matcher.tokenizer import Words, private_jieba
 
 
 def user_dictionary_path() -> str:
     """The shipped domain dictionary (one ``word freq tag`` a line, jieba's format)."""
     return str(resources.files("policies.parse").joinpath("data", "userdict.txt"))
+
+
+# jieba's own reading of a user-dictionary line (``jieba.re_userdict``).
+_USERDICT_LINE = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")
+
+
+@cache
+def userdict_words() -> Words:
+    """The shipped dictionary as ``(word, freq, tag)``, read line by line as jieba's
+    ``load_userdict`` reads it (so the instance is the same as loading the file)."""
+    text = resources.files("policies.parse").joinpath("data", "userdict.txt").read_text(
+        encoding="utf-8")
+    out = []
+    for ln in text.splitlines():
+        line = ln.strip().lstrip("\ufeff")
+        if not line:
+            continue
+        m = _USERDICT_LINE.match(line)
+        assert m is not None  # at least one character: the lazy group matches
+        word, freq, tag = m.groups()
+        out.append((word, None if freq is None else int(freq), None if tag is None
+                    else tag.strip()))
+    return tuple(out)
 
 
 class PolicyTokenizer:
@@ -56,19 +79,8 @@ class PolicyTokenizer:
         self._lock = threading.Lock()
 
     def _build(self) -> jieba.Tokenizer:
-        # jieba logs "Building prefix dict…" at DEBUG to stderr on initialisation; CLI
-        # output must stay clean. Its logger is quiet while we build, then restored.
-        level = _LOG.level
-        _LOG.setLevel(logging.WARNING)
-        try:
-            tk = jieba.Tokenizer()
-            tk.initialize()
-            tk.load_userdict(user_dictionary_path())
-            for w in self.extra_words:
-                tk.add_word(w, 20000)
-        finally:
-            _LOG.setLevel(level)
-        return tk
+        return private_jieba(userdict_words()
+                             + tuple((w, 20000, None) for w in self.extra_words))
 
     @property
     def jieba(self) -> jieba.Tokenizer:

@@ -57,6 +57,7 @@ from matcher.missing import (
     relevant_bits,
 )
 from matcher.policy import Policy
+from store.policy_rows import content_hash
 from store.store import Store
 
 STATUS_CODES: dict[str, int] = {name: code for code, name in STATUS_NAMES.items()}
@@ -69,6 +70,9 @@ _STATUS_JSON: dict[int, bytes] = {
     code: b'%s","amount":' % name.encode() for code, name in STATUS_NAMES.items()}
 _NO_REASONS = b',"unmet":[],"unknown":[]'
 _NO_POSITIONS = np.zeros(0, dtype=np.int64)
+# Policies compiled on their own per unit (drafts; published ones without kept verdicts):
+# a few, as an officer pages through one or two policies at a time.
+_COMPILED_LIMIT = 4
 SCORE_RUN_KIND = "recommend"  # runs written by ``policy-match recommend --store``
 SCORE_DECIMALS = 4  # as the run stores them (matcher.recommend.SCORE_DECIMALS)
 
@@ -94,6 +98,7 @@ class VerdictPage:
     counts: dict[str, int]
     total: int
     items: list[dict[str, Any]]
+    score_run: str | None = None  # the run the items' scores come from, if any
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,25 @@ class _Scores:
         # NaN as null: one serialisation for the page, no rounding per request.
         return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
 
+    def values_for(self, usccs: Sequence[str], col: int) -> list[float | None]:
+        """Policy ``col``'s score for each firm (None where the run has none): a page of
+        ``GET /policies/{id}/matches``. Same numbers as :meth:`page_json` gives the firm
+        endpoint (its float32 written by shortest repr, then read back)."""
+        out: list[float | None] = []
+        for uscc in usccs:
+            row = self.rows.get(uscc)
+            if row is None:
+                out.append(None)
+                continue
+            a, b = int(self.indptr[row]), int(self.indptr[row + 1])
+            k = a + int(self.cols[a:b].searchsorted(np.int32(col)))
+            if k == b or int(self.cols[k]) != col:
+                out.append(None)
+            else:
+                out.append(orjson.loads(orjson.dumps(self.values[k],
+                                                     option=orjson.OPT_SERIALIZE_NUMPY)))
+        return out
+
 
 @dataclass(eq=False)
 class _Unit:
@@ -198,6 +222,39 @@ class _Unit:
     missing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # Per policy, the bits of ``missing`` its derived-attribute leaves can report.
     relevant: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The firms in USCC order (positions, and the USCC objects in that order), made on
+    # the first policy page: pages then select in this order instead of sorting every
+    # matching firm per request. (Code-point order, as Python sorts: not the database's
+    # collation.)
+    _by_uscc: tuple[np.ndarray, np.ndarray] | None = None
+    # An overlay's firms' ranks among its base's firms in USCC order (per overlay firm
+    # in its own USCC order), made once: a page merges the two without string compares.
+    _in_base: tuple[_Unit, np.ndarray] | None = None
+    # Policies compiled on their own over these firms, least recently used first:
+    # (policy id, content hash) -> (program, status per firm, explanation cache).
+    # The unit holds one date's firms, so a new base or overlay starts empty.
+    compiled: OrderedDict[tuple[str, str], tuple[Program, np.ndarray, dict[
+        tuple[int, int, int], tuple[list[str], list[str]]]]] = field(
+        default_factory=OrderedDict)
+
+    def by_uscc(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positions sorted by USCC, the sorted USCCs), computed once per unit."""
+        got = self._by_uscc
+        if got is None:
+            # Fixed-width text sorts natively; only the order is kept (at a million firms
+            # the text would take 72 MB, the object references take 8).
+            order = np.argsort(self.firms.uscc.astype(str), kind="stable").astype(np.int64)
+            got = self._by_uscc = (order, self.firms.uscc[order])
+        return got
+
+    def ranks_in(self, base: _Unit) -> np.ndarray:
+        """For each of this unit's firms in USCC order, how many of ``base``'s firms
+        sort before it (computed once per base)."""
+        got = self._in_base
+        if got is None or got[0] is not base:
+            ranks = base.by_uscc()[1].searchsorted(self.by_uscc()[1]).astype(np.int64)
+            got = self._in_base = (base, ranks)
+        return got[1]
 
     @classmethod
     def build(cls, frame: pd.DataFrame, policies: Sequence[Policy], as_of: dt.date,
@@ -337,6 +394,18 @@ class _Snapshot:
     prefix: list[bytes] = field(default_factory=list)  # per policy: id and title as JSON
     valid_list: list[bool] = field(default_factory=list)  # ``valid`` as Python bools
     scores: _Scores | None = None  # the latest done recommend run's, if any
+    # content_hash of policies[p], filled on demand: is a requested policy the published one?
+    hashes: dict[int, str] = field(default_factory=dict)
+
+    def published_index(self, policy: Policy, digest: str) -> int | None:
+        """The snapshot's index of ``policy`` if that very content is published in it."""
+        p = self.policy_index.get(policy.id)
+        if p is None:
+            return None
+        mine = self.hashes.get(p)
+        if mine is None:
+            mine = self.hashes[p] = content_hash(self.policies[p])
+        return p if mine == digest else None
 
     def locate(self, uscc: str) -> tuple[_Unit, int] | None:
         if self.overlay is not None:
@@ -482,6 +551,28 @@ def _amount(value: float) -> float | None:
     if value != value or value in (np.inf, -np.inf):
         return None
     return round(float(value), 2)
+
+
+@dataclass(eq=False)
+class _PolicyPart:
+    """One unit's verdicts on the policy of a ``policy_page`` request, and how to explain
+    them: the snapshot's program and index ``p`` for a published policy, else the policy
+    compiled on its own (index 0) with its own explanation cache."""
+
+    unit: _Unit
+    status: np.ndarray  # uint8 per firm of the unit
+    program: Program
+    index: int  # the policy's index in ``program``
+    snap_policy: int | None  # the snapshot's index when answered from its verdicts
+    explained: dict[tuple[int, int, int], tuple[list[str], list[str]]] = field(
+        default_factory=dict)
+    ranks: np.ndarray = field(default_factory=lambda: _NO_POSITIONS)
+    order: np.ndarray = field(default_factory=lambda: _NO_POSITIONS)  # positions by USCC
+
+    @property
+    def key(self) -> int:
+        """The explanation-cache key: the snapshot's policy index, or 0 for its own."""
+        return self.index
 
 
 class MatchIndex:
@@ -771,60 +862,139 @@ class MatchIndex:
                     limit: int = 100, offset: int = 0) -> VerdictPage:
         """Every stored firm's verdict on ``policy`` (published or not), a page sorted by USCC.
 
-        The policy is compiled on its own against the warm firm units, so a draft can be
-        previewed before it is published.
+        A published policy (same id and content as in the snapshot) is answered from the
+        verdicts the snapshot keeps, explained by its pattern tables and scored from the
+        latest run, like :meth:`firm_json`. Anything else (a draft being previewed, or no
+        kept verdicts) is compiled on its own against the warm firm units once and kept
+        per unit (:data:`_COMPILED_LIMIT` policies).
+
+        Why no sort: each unit orders its firms by USCC once (:meth:`_Unit.by_uscc`); a
+        page selects the wanted statuses in that order and merges the few overlay firms
+        in by ``searchsorted`` — O(firms) integer work, nothing in Python per matching firm.
         """
         snap = self.snapshot(as_of)
-        parts: list[tuple[_Unit, Program, np.ndarray, np.ndarray]] = []
-        with self._kernel_lock:
-            numba.set_num_threads(1)
-            for unit, mask in ((snap.base, ~snap.shadowed), (snap.overlay, None)):
-                if unit is None or unit.firms.n == 0:
-                    continue
-                prog = compile_policies([policy], unit.firms, as_of)
-                status = evaluate_program(prog, unit.firms)[0]
-                idx = np.arange(unit.firms.n) if mask is None else np.flatnonzero(mask)
-                parts.append((unit, prog, idx, status))
-            counts = np.zeros(3, dtype=np.int64)
-            chosen: list[tuple[str, int, int]] = []  # (uscc, part, position)
-            codes = [STATUS_CODES[s] for s in statuses] if statuses else [0, 1, 2]
-            for k, (unit, _prog, idx, status) in enumerate(parts):
-                st = status[idx]
-                counts += np.bincount(st, minlength=3)
-                sel = idx[np.isin(st, codes)]
-                chosen.extend(zip(unit.firms.uscc[sel].tolist(), [k] * len(sel), sel.tolist(),
-                                  strict=True))
-            chosen.sort()
-            page = chosen[offset:offset + limit]
-            items: list[tuple[int, dict[str, Any]]] = []
-            for k, (unit, prog, _idx, status) in enumerate(parts):
-                mine = [(i, pos) for i, (_u, part, pos) in enumerate(page) if part == k]
-                if not mine:
-                    continue
-                positions = np.array([pos for _i, pos in mine], dtype=np.int64)
-                amounts = self._amounts(policy, unit.firms.numeric[:, positions])
-                need = [j for j, pos in enumerate(positions) if status[pos] != TRUE]
-                reasons: dict[int, tuple[list[str], list[str]]] = {}
-                if need:
-                    got = _explain_policy({}, 0, policy, prog, unit.firms, 0,
-                                          positions[need], as_of,
-                                          unit.missing[positions[need]])
-                    reasons = dict(zip(need, got, strict=True))
-                for j, (i, pos) in enumerate(mine):
-                    code = int(status[pos])
-                    unmet, unknown = reasons.get(j, ([], []))
-                    items.append((i, {
-                        "uscc": str(unit.firms.uscc[pos]), "name": str(unit.names[pos]),
-                        "status": STATUS_NAMES[code],
-                        "amount": None if code == FALSE else _amount(amounts[j]),
-                        "unmet": unmet, "unknown": unknown, "score": None,
-                    }))
-            items.sort(key=lambda t: t[0])
+        digest = content_hash(policy)
+        p = snap.published_index(policy, digest)
+        want = np.zeros(3, dtype=bool)
+        want[[STATUS_CODES[s] for s in statuses] if statuses else [0, 1, 2]] = True
+        counts = np.zeros(3, dtype=np.int64)
+        parts: list[_PolicyPart] = []
+        for unit, live in ((snap.base, ~snap.shadowed if snap.overlay is not None else None),
+                           (snap.overlay, None)):
+            if unit is None or unit.firms.n == 0:
+                continue
+            part = self._policy_part(unit, policy, digest, p, as_of)
+            order, _codes = unit.by_uscc()
+            in_order = part.status[order]
+            keep = want[in_order]
+            if live is not None:
+                alive = live[order]
+                keep &= alive
+                counts += np.bincount(in_order[alive], minlength=3)
+            else:
+                counts += np.bincount(in_order, minlength=3)
+            part.ranks = np.flatnonzero(keep)  # selected, as ranks in USCC order
+            part.order = order
+            parts.append(part)
+        end = offset + limit
+        # (merged rank, part, position) of the page's firms.
+        chosen: list[tuple[np.ndarray, int, np.ndarray]] = []
+        if len(parts) == 1:
+            only = parts[0]
+            chosen.append((np.arange(offset, min(end, len(only.ranks))), 0,
+                           only.order[only.ranks[offset:end]]))
+        elif parts:
+            base, over = parts
+            # Selected base firms before each selected overlay firm (USCCs are unique
+            # between them: a base firm with an overlay copy is not live).
+            full = over.unit.ranks_in(base.unit)[over.ranks]
+            before = base.ranks.searchsorted(full)
+            m = len(over.ranks)
+            merged_o = np.arange(m) + before
+            on_page = (merged_o >= offset) & (merged_o < end)
+            chosen.append((merged_o[on_page], 1, over.order[over.ranks[on_page]]))
+            js = np.arange(max(0, offset - m), min(len(base.ranks), end))
+            merged_b = js + before.searchsorted(js, side="right")
+            on_page = (merged_b >= offset) & (merged_b < end)
+            chosen.append((merged_b[on_page], 0, base.order[base.ranks[js[on_page]]]))
+        scored = snap.scores if p is not None else None
+        items: list[tuple[int, dict[str, Any]]] = []
+        for ranks, k, positions in chosen:
+            if not len(positions):
+                continue
+            part = parts[k]
+            items.extend(zip(ranks.tolist(), self._policy_items(
+                snap, part, policy, p, positions, as_of, scored), strict=True))
+        items.sort(key=lambda t: t[0])
         return VerdictPage(
             as_of=as_of,
             counts={STATUS_NAMES[k]: int(counts[k]) for k in (TRUE, UNKNOWN, FALSE)},
-            total=len(chosen), items=[v for _i, v in items],
+            total=sum(len(part.ranks) for part in parts), items=[v for _i, v in items],
+            score_run=None if scored is None else scored.run_id,
         )
+
+    def _policy_part(self, unit: _Unit, policy: Policy, digest: str, p: int | None,
+                     as_of: dt.date) -> _PolicyPart:
+        """One unit's verdicts on ``policy``: the kept column if published, else compiled
+        once (least recently used dropped)."""
+        if p is not None and unit.verdicts is not None:
+            return _PolicyPart(unit, unit.verdicts[:, p], unit.program, p, p)
+        key = (policy.id, digest)
+        with self._kernel_lock:
+            hit = unit.compiled.get(key)
+            if hit is None:
+                numba.set_num_threads(1)
+                prog = compile_policies([policy], unit.firms, as_of)
+                hit = (prog, evaluate_program(prog, unit.firms)[0], {})
+                unit.compiled[key] = hit
+                while len(unit.compiled) > _COMPILED_LIMIT:
+                    unit.compiled.popitem(last=False)
+            else:
+                unit.compiled.move_to_end(key)
+        return _PolicyPart(unit, hit[1], hit[0], 0, None, explained=hit[2])
+
+    def _policy_items(self, snap: _Snapshot, part: _PolicyPart, policy: Policy,
+                      p: int | None, positions: np.ndarray, as_of: dt.date,
+                      scored: _Scores | None) -> list[dict[str, Any]]:
+        """The page's firms of one unit as ``FirmVerdictOut`` dicts."""
+        unit = part.unit
+        status = part.status[positions]
+        amounts = self._amounts(policy, unit.firms.numeric[:, positions])
+        usccs = [str(u) for u in unit.firms.uscc[positions]]
+        reasons: dict[int, tuple[list[str], list[str]]] = {}
+        need = np.flatnonzero(status != TRUE)
+        table = unit.patterns.get(p) if part.snap_policy is not None and p is not None else None
+        if len(need) and table is not None and snap.valid_list[p]:  # type: ignore[index]
+            assert p is not None
+            for j in need.tolist():
+                pos = int(positions[j])
+                reasons[j] = _as_inputs(_explain_by_pattern(
+                    snap.explained, p, snap.policies[p], unit.program.leaves[p], table, pos),
+                    int(unit.missing[pos]))
+        elif len(need):
+            # The program's leaves are the objects of the policy it was compiled from.
+            own = part.snap_policy is None
+            cache = part.explained if own else snap.explained
+            compiled_from = policy if own else snap.policies[part.index]
+            with self._kernel_lock:
+                numba.set_num_threads(1)
+                got = _explain_policy(cache, part.key, compiled_from, part.program, unit.firms,
+                                      part.index, positions[need], as_of,
+                                      unit.missing[positions[need]])
+            reasons = dict(zip(need.tolist(), got, strict=True))
+        scores = ([None] * len(usccs) if scored is None or p is None
+                  else scored.values_for(usccs, p))
+        out = []
+        for j, (uscc, code, score) in enumerate(zip(usccs, status.tolist(), scores,
+                                                    strict=True)):
+            unmet, unknown = reasons.get(j, ([], []))
+            out.append({
+                "uscc": uscc, "name": str(unit.names[positions[j]]),
+                "status": STATUS_NAMES[code],
+                "amount": None if code == FALSE else _amount(amounts[j]),
+                "unmet": unmet, "unknown": unknown, "score": score,
+            })
+        return out
 
     @staticmethod
     def _amounts(policy: Policy, numeric: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ says how much of the framework's own throughput the match endpoint keeps.
 
     .venv/bin/python bench/bench_api.py            # 100k firms, 2,000 policies, 30 s each
     .venv/bin/python bench/bench_api.py --firms 1000000 --import-only   # bulk import only
+    .venv/bin/python bench/bench_api.py --policy-pages  # GET /policies/{id}/matches, in process
 """
 
 from __future__ import annotations
@@ -195,6 +196,54 @@ def asgi_cpu(url: str, token: str, paths: list[str], n: int = 3000) -> dict[str,
     return asyncio.run(run())
 
 
+def policy_pages(url: str, limit: int, n: int = 200) -> None:
+    """Latency of a page of ``GET /policies/{id}/matches`` (what the route awaits), for the
+    published policy most firms are not ineligible for: random offsets over all its firms,
+    then only the eligible ones; then the same content as an unpublished draft (compiled
+    once on the first page, from the cache after)."""
+    import dataclasses
+
+    from api.match_index import MatchIndex
+    from profiles.reference import size_standard
+
+    store = Store(url)
+    # No background explanation tables: each page's reasons come from the kernel (the
+    # slower way; a warm server looks them up), and nothing competes for the CPU.
+    index = MatchIndex(store, size_standard(), check_interval=3600, background=False)
+    t0 = time.perf_counter()
+    index.prepare(AS_OF)
+    built = time.perf_counter() - t0
+    policies, _rev = store.published_policies()
+    t0 = time.perf_counter()
+    open_counts = [sum(index.policy_page(p, AS_OF, limit=1).counts[s]
+                       for s in ("eligible", "undetermined")) for p in policies]
+    counted = (time.perf_counter() - t0) / len(policies)
+    broad = policies[int(np.argmax(open_counts))]
+    draft = dataclasses.replace(broad, id="bench-draft")
+    rng = random.Random(3)
+    print(f"policy pages: matcher built in {built:.1f} s; counts of all {len(policies)} "
+          f"policies {counted * 1e3:.2f} ms each; broadest {broad.id}: "
+          f"{max(open_counts)} eligible or undetermined firms")
+    for label, policy, statuses in (("published, all statuses", broad, ()),
+                                    ("published, eligible", broad, ("eligible",)),
+                                    ("draft copy, all statuses", draft, ())):
+        times = []
+        total = 0
+        for _ in range(n):
+            total = index.policy_page(policy, AS_OF, statuses=statuses, limit=1).total
+            offset = rng.randrange(max(1, total - limit))
+            t = time.perf_counter()
+            page = index.policy_page(policy, AS_OF, statuses=statuses, limit=limit,
+                                     offset=offset)
+            times.append(time.perf_counter() - t)
+            assert len(page.items) == min(limit, total - offset)
+        ms = np.array(times) * 1e3
+        print(f"  {label:26s} limit={limit}: p50 {np.percentile(ms, 50):6.2f} ms  "
+              f"p99 {np.percentile(ms, 99):6.2f} ms  ({n} pages at random offsets of "
+              f"{total} firms)")
+    store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--firms", type=int, default=100_000)
@@ -209,6 +258,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=50,
                     help="matches page size asked for (the API's default is 50)")
     ap.add_argument("--import-only", action="store_true")
+    ap.add_argument("--policy-pages", action="store_true",
+                    help="only time pages of the broadest policy's firms (MatchIndex.policy_page, "
+                    "in process), published and as a draft copy")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="pm-bench-")
@@ -219,6 +271,9 @@ def main() -> None:
           f"chunks of {args.chunk_size}); {args.policies} policies imported+published in "
           f"{setup['import_policies_s']:.1f} s")
     if args.import_only:
+        return
+    if args.policy_pages:
+        policy_pages(url, args.limit)
         return
     with Store(url) as store:
         token = store.create_key("officer", actor="bench", label="bench")[1]

@@ -7,6 +7,7 @@ declared FastAPI route (an unknown extra parameter sends a request to the route)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,58 @@ def test_score_table_lookup_equals_dict(pairs: dict[tuple[str, int], float],
     if page:
         shrunk = table.without([firm]).page_json(firm, np.array(page, dtype=np.int64))
         assert shrunk is None
+
+
+def _policy_page(client: TestClient, auth: dict[str, str], policy_id: str) -> dict[str, Any]:
+    r = client.get(f"/policies/{policy_id}/matches?as_of={DAY}&limit=5000", headers=auth)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_policy_pages_carry_the_firm_endpoints_scores(served: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``GET /policies/{id}/matches`` scores a published policy's firms exactly as
+    ``GET /firms/{uscc}/matches`` scores the same pairs; a draft has none."""
+    client, store, auth, index = served
+    published, _rev = store.published_policies()
+    first = _policy_page(client, auth, published[0].id)
+    assert first["score_run"] is None and all(f["score"] is None for f in first["firms"])
+    run_id = _recommend_store(capsys)
+    index.touch()
+    stored = _stored(store, run_id)
+    usccs = _usccs(store)[::15]
+    firm_scores = {(u, m["policy_id"]): m["score"] for u in usccs
+                   for m in _page(client, auth, u)["matches"]}
+    compared = scored = 0
+    for policy in published[:8]:
+        body = _policy_page(client, auth, policy.id)
+        assert body["score_run"] == run_id
+        for f in body["firms"]:
+            want = stored.get((f["uscc"], policy.id))
+            assert f["score"] == (None if want is None else want[1])
+            scored += f["score"] is not None
+            key = (f["uscc"], policy.id)
+            if key in firm_scores:
+                assert f["score"] == firm_scores[key], key
+                compared += 1
+    assert compared > 0 and scored > 0
+    # A firm written after the run: no score on either endpoint.
+    pid = next(p.id for p in published[:8] for (u, q), v in stored.items()
+               if q == p.id and v[1] is not None)
+    changed = next(u for (u, q), v in stored.items() if q == pid and v[1] is not None)
+    record = store.firm(changed)
+    assert record is not None
+    store.put_firm({**record.record, "name": record.record["name"] + "（更名）"}, actor="test")
+    index.touch()
+    body = _policy_page(client, auth, pid)
+    mine = [f for f in body["firms"] if f["uscc"] == changed]
+    assert len(mine) == 1 and mine[0]["score"] is None
+    assert any(f["score"] is not None for f in body["firms"])
+    assert all(m["score"] is None for m in _page(client, auth, changed)["matches"])
+    # A draft with a published policy's content, under another id: no run scored it.
+    store.import_policies([dataclasses.replace(published[0], id="draft-score")], actor="test",
+                          source="test")
+    draft = _policy_page(client, auth, "draft-score")
+    assert draft["score_run"] is None and all(f["score"] is None for f in draft["firms"])
+    assert [f["uscc"] for f in draft["firms"]] == [f["uscc"] for f in first["firms"]]
+    assert draft["counts"] == first["counts"]

@@ -220,7 +220,8 @@ async def policy_matches(policy_id: str, key: Editor, store: StoreDep, index: In
                                    statuses=status or (), limit=limit, offset=offset)
     return PolicyMatchesOut(
         policy_id=policy_id, as_of=day, counts=StatusCounts(**page.counts), total=page.total,
-        limit=limit, offset=offset, firms=[FirmVerdictOut(**v) for v in page.items],
+        limit=limit, offset=offset, score_run=page.score_run,
+        firms=[FirmVerdictOut(**v) for v in page.items],
     )
 
 

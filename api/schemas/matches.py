@@ -56,6 +56,10 @@ class PolicyMatchesOut(BaseModel):
     total: int
     limit: int
     offset: int
+    score_run: str | None = Field(
+        None, description="id of the stored `recommend` run the scores come from; null "
+        "before any done run, and for a policy not published with this content (a draft): "
+        "its firms have score null")
     firms: list[FirmVerdictOut]
 
 

@@ -646,7 +646,7 @@ class MatchIndex:
                 return
             published = self.store.revision("published_revision")
             firms_rev = self.store.revision("firms_revision")
-            score_run = self.store.latest_done_run_id(SCORE_RUN_KIND)
+            score_run = self.store.latest_done_run_id(SCORE_RUN_KIND, as_of)
             snap = self._snapshots.get(as_of)
             old = snap
             if snap is None or snap.published_revision != published:

@@ -608,11 +608,19 @@ class Store:
                                 .limit(limit).offset(offset)).mappings().all()
         return [_run_row(r) for r in rows]
 
-    def latest_done_run_id(self, kind: str) -> str | None:
+    def latest_done_run_id(self, kind: str, as_of: dt.date | None = None) -> str | None:
         """Id of the most recently finished ``done`` run of ``kind`` (one indexed-size query;
-        the API polls it to notice a new run). Failed or running runs are never returned."""
+        the API polls it to notice a new run). Failed or running runs are never returned.
+
+        With ``as_of``, a run evaluated for that date comes first, the latest of any date
+        otherwise: a page for 2026-06-30 shows the scores computed for 2026-06-30 even when
+        a run for another date finished later.
+        """
+        order: list[sa.ColumnElement[Any]] = [runs.c.finished_at.desc(), runs.c.id.desc()]
+        if as_of is not None:
+            order.insert(0, sa.case((runs.c.as_of == as_of, 0), else_=1))
         stmt = (sa.select(runs.c.id).where(runs.c.kind == kind, runs.c.state == "done")
-                .order_by(runs.c.finished_at.desc(), runs.c.id.desc()).limit(1))
+                .order_by(*order).limit(1))
         with self.engine.connect() as conn:
             value = conn.execute(stmt).scalar_one_or_none()
         return None if value is None else str(value)

@@ -8,6 +8,7 @@ declared FastAPI route (an unknown extra parameter sends a request to the route)
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,9 +45,9 @@ def _load(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["import", "policies", str(POLICIES), "--publish"]) == 0
 
 
-def _recommend_store(capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+def _recommend_store(capsys: pytest.CaptureFixture[str], *extra: str, day: str = DAY) -> str:
     capsys.readouterr()
-    assert main(["recommend", "--store", "--as-of", DAY, "--encoder", "none",
+    assert main(["recommend", "--store", "--as-of", day, "--encoder", "none",
                  "--no-progress", *extra]) == 0
     return capsys.readouterr().out.strip().splitlines()[-1]
 
@@ -229,6 +230,23 @@ def test_failed_cli_run_is_marked_failed_and_ignored(served: Any, monkeypatch: p
     u = _usccs(store)[0]
     body = _page(client, auth, u)
     assert body["score_run"] is None and all(m["score"] is None for m in body["matches"])
+
+
+def test_a_run_for_the_pages_date_wins_over_a_later_one_for_another(
+        served: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scores depend on the evaluation date (a verdict, hence a ranking, changes with it):
+    a page for DAY shows the run computed for DAY even after a run for another day."""
+    client, store, auth, index = served
+    ours = _recommend_store(capsys)
+    other_day = (AS_OF + dt.timedelta(days=40)).isoformat()
+    later = _recommend_store(capsys, "--lexical-weight", "0.5", day=other_day)
+    assert store.latest_done_run_id("recommend") == later
+    assert store.latest_done_run_id("recommend", AS_OF) == ours
+    assert store.latest_done_run_id("recommend", AS_OF + dt.timedelta(days=1)) == later
+    index.touch()
+    u = _usccs(store)[0]
+    for via_route in (False, True):
+        assert _page(client, auth, u, via_route=via_route)["score_run"] == ours
 
 
 def test_firm_written_after_the_run_has_no_score(served: Any,

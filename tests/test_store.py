@@ -244,3 +244,18 @@ def test_bulk_path_uses_copy_on_postgresql(store: Store) -> None:
     with store.transaction(write=False) as conn:
         revisions = conn.execute(sa.select(sa.func.count(sa.distinct(firms.c.revision)))).scalar()
     assert revisions == 4  # one revision per chunk transaction
+
+
+def test_latest_done_run_prefers_the_asked_date(store: Store) -> None:  # noqa: F811
+    """A run for the asked date first, then the latest of any date; never a failed one."""
+    day = dt.date(2026, 6, 30)
+    ids = {}
+    for name, as_of, state in (("ours", day, "done"), ("later", day.replace(day=1), "done"),
+                               ("failed", day, "failed")):
+        run = store.create_run(kind="recommend", as_of=as_of, actor="t")
+        store.finish_run(run.id, state=state, actor="t")
+        ids[name] = run.id
+    assert store.latest_done_run_id("recommend") == ids["later"]
+    assert store.latest_done_run_id("recommend", day) == ids["ours"]
+    assert store.latest_done_run_id("recommend", dt.date(2027, 1, 1)) == ids["later"]
+    assert store.latest_done_run_id("eligibility", day) is None

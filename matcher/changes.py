@@ -25,7 +25,7 @@ from matcher import coded
 from matcher.coded import MatchCodes
 from matcher.compile import MAX_TRACKED_LEAVES, compile_policies
 from matcher.conditions import AllOf, Condition, Criterion, Not
-from matcher.eligibility import Columns, Evaluation, eligibility_table, leaf_matrix
+from matcher.eligibility import Columns, Evaluation, leaf_matrix
 from matcher.encode import FirmColumns
 from matcher.explain import blamed_leaves, describe, join_unique, leaf_values, node_value
 from matcher.kernel import evaluate_program, explain_patterns
@@ -435,22 +435,6 @@ def evaluate_policies(firms: FirmColumns, policies: Sequence[Policy], as_of: dt.
         finally:
             set_num_threads(threads)
     return Evaluation(firms, list(policies), program, status, as_of, size_standard)
-
-
-def matched_verdicts(
-    ev: Evaluation, k_missing: int | None = None
-) -> pd.DataFrame:
-    """The eligible and undetermined rows of an evaluation, DATA.md §5 columns.
-
-    With ``k_missing``, undetermined rows with more open items than that are dropped:
-    they are not news (see :func:`newly_matched`), so the caller need not store them.
-    """
-    table = eligibility_table(ev, statuses=("eligible", "undetermined"))
-    if k_missing is None or table.empty:
-        return table
-    undetermined = (table[Columns.STATUS] == "undetermined").to_numpy()
-    too_many = undetermined & (open_items(table[Columns.UNKNOWN]) > k_missing)
-    return table.loc[~too_many].reset_index(drop=True)
 
 
 # --- why a firm matched ----------------------------------------------------------------

@@ -183,6 +183,32 @@ def import_firms(store: Any, records: list[dict[str, Any]]) -> None:
     store.import_firms(((str(r["uscc"]), r) for r in records), source="test", actor="test")
 
 
+def at_once(url: str, clock: Any, work: Any, n: int = 2) -> list[Any]:
+    """``work(store)`` in ``n`` threads, each on its own ``Store`` of ``url``, started
+    together: what concurrent dispatchers or detectors do. Returns the results; any
+    exception in a thread fails the caller's test."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        s = Store(url, clock=clock)
+        try:
+            results.append(work(s))
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            errors.append(e)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 def counts_by(rows: Iterator[Any] | list[Any], key: str) -> Counter[str]:
     return Counter(r[key] for r in rows)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
@@ -23,6 +22,7 @@ from store.store import Store
 from tests._push_support import (  # noqa: F401 - clock, store are fixtures
     AS_OF,
     Clock,
+    at_once,
     clock,
     firm,
     import_firms,
@@ -162,24 +162,8 @@ def test_two_expanders_at_once_make_each_notification_once(store_url: str,
     for k in range(3):
         setup.put_policy(policy(f"p{k}"), actor="t", publish=True)
     detect_pending(setup, AS_OF)
-    errors: list[BaseException] = []
-    made: list[int] = []
-
-    def work() -> None:
-        s = Store(store_url, clock=clock)
-        try:
-            made.append(expand_store(s))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and sum(made) == 180
+    made = at_once(store_url, clock, expand_store)
+    assert sum(made) == 180
     with setup.engine.connect() as conn:
         keys = Counter(tuple(r) for r in conn.execute(sa.select(
             push_notifications.c.uscc, push_notifications.c.policy_id)))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import Counter
 from typing import Any
 
@@ -29,6 +28,7 @@ from store.store import Store
 from tests._push_support import (  # noqa: F401 - clock, store are fixtures
     AS_OF,
     Clock,
+    at_once,
     clock,
     firm,
     import_firms,
@@ -151,23 +151,7 @@ def test_two_detections_at_once_enqueue_once(store_url: str, clock: Clock) -> No
     import_firms(setup, records)
     for k in range(3):
         setup.put_policy(policy(f"p{k}"), actor="t", publish=True)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        s = Store(store_url, clock=clock)
-        try:
-            detect_pending(s, AS_OF)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    at_once(store_url, clock, lambda s: detect_pending(s, AS_OF))
     keys = Counter((r["uscc"], r["policy_id"], r["event"]) for r in notifications(setup))
     assert len(keys) == 40 * 3 and set(keys.values()) == {1}
     setup.close()

@@ -111,15 +111,11 @@ def test_failed_store_run_is_marked_failed(tmp_path: Path,
         assert len(runs) == 1 and runs[0].state == "failed" and runs[0].error
 
 
-def _workflow_actions(store: Store, run_id: str) -> list[tuple[str, str, dict]]:
-    entries = store.audit(target=f"run:{run_id}", limit=1000)[::-1]  # oldest first
-    return [(e.action, e.actor, e.detail) for e in entries]
-
-
-def test_workflow_steps_are_in_the_store_audit_log(store_url: str, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """Each transition of a store run's list is an audit_log row: who, what, when."""
-    records = firm_records(120, seed=21)
+def _store_run(store_url: str, tmp_path: Path, firms: int,
+               seed: int) -> tuple[Path, str, Path]:
+    """``firms`` synthetic firms stored, then ``policy-match run --store`` over them:
+    (output folder, run id, run folder)."""
+    records = firm_records(firms, seed=seed)
     policies = write_jsonl(tmp_path / "p.jsonl", policy_objects())
     with Store(store_url) as store:
         store.import_firms(
@@ -128,7 +124,18 @@ def test_workflow_steps_are_in_the_store_audit_log(store_url: str, tmp_path: Pat
     out = tmp_path / "db"
     run_id = _cli("run", "--store", store_url, "--policies", policies, "--as-of", AS_OF,
                   "--out", out, "--no-progress")
-    run_dir = out / ".runs" / run_id
+    return out, run_id, out / ".runs" / run_id
+
+
+def _workflow_actions(store: Store, run_id: str) -> list[tuple[str, str, dict]]:
+    entries = store.audit(target=f"run:{run_id}", limit=1000)[::-1]  # oldest first
+    return [(e.action, e.actor, e.detail) for e in entries]
+
+
+def test_workflow_steps_are_in_the_store_audit_log(store_url: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Each transition of a store run's list is an audit_log row: who, what, when."""
+    out, run_id, run_dir = _store_run(store_url, tmp_path, 120, seed=21)
     listed = pd.read_csv(out / "eligible.csv", dtype=str, keep_default_na=False,
                          encoding="utf-8-sig")
     first = listed.iloc[0]
@@ -173,16 +180,7 @@ def test_a_step_the_store_missed_is_copied_later(store_url: str, tmp_path: Path)
 
     from runs.workflow import Workflow
 
-    records = firm_records(60, seed=22)
-    policies = write_jsonl(tmp_path / "p.jsonl", policy_objects())
-    with Store(store_url) as store:
-        store.import_firms(
-            ((f"f:{i}", normalize_profile(r, f"f:{i}")) for i, r in enumerate(records)),
-            source="f.jsonl", actor="test")
-    out = tmp_path / "db"
-    run_id = _cli("run", "--store", store_url, "--policies", policies, "--as-of", AS_OF,
-                  "--out", out, "--no-progress")
-    run_dir = out / ".runs" / run_id
+    out, run_id, run_dir = _store_run(store_url, tmp_path, 60, seed=22)
     Workflow(run_dir).confirm("王科长")  # taken without the store (e.g. it was down)
     with Store(store_url) as store:
         assert [a for a, _, _ in _workflow_actions(store, run_id)
